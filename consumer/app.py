@@ -1,0 +1,161 @@
+"""The one lifespan: build, wire, start, stop, in that order and its reverse.
+
+Owns: acquiring the HTTP port, the HubSpot session, client, limiter and gateway, the portal checks
+that must pass before the first event, the pipeline and the Kafka intake; installing signal
+handlers for SIGTERM/SIGINT (drain, commit, exit); and the exit code. Everything acquired is
+released by one ``AsyncExitStack`` in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from consumer.config import Settings
+from consumer.errors import HubSpotAuthError, HubSpotError, KafkaUnavailableError
+from consumer.health import Probe, build_app
+from consumer.hubspot.batching import Gateway
+from consumer.hubspot.client import HubSpotClient
+from consumer.hubspot.ratelimit import RateLimiter
+from consumer.hubspot.schema import PortalSchema, Report, check_schema, check_token, load_schema
+from consumer.intake import Intake
+from consumer.mapping import DEAL_CODE_PROPERTY, STUDENT_ID_PROPERTY
+from consumer.metrics import Metrics
+from consumer.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_CONFIG = 1
+EXIT_AUTH = 2
+EXIT_KAFKA = 3
+
+
+@dataclass
+class HubSpotHandle:
+    client: HubSpotClient
+    limiter: RateLimiter
+
+
+@contextlib.asynccontextmanager
+async def hubspot(settings: Settings, token: str, metrics: Metrics) -> AsyncIterator[HubSpotHandle]:
+    """An HTTP session and a client for HubSpot, closed on exit."""
+    hub = settings.hubspot
+    limiter = RateLimiter(
+        budget_share=hub.budget_share, daily_reserve=hub.daily_reserve, metrics=metrics
+    )
+    async with aiohttp.ClientSession(raise_for_status=False) as session:
+        yield HubSpotHandle(
+            HubSpotClient(
+                session,
+                hub.base_url,
+                token,
+                limiter=limiter,
+                metrics=metrics,
+                api_version=hub.api_version,
+                request_timeout_s=hub.request_timeout_s,
+                max_concurrent_requests=hub.max_concurrent_requests,
+            ),
+            limiter,
+        )
+
+
+async def portal_report(
+    settings: Settings, client: HubSpotClient, token: str
+) -> tuple[Report, PortalSchema | None]:
+    """The checks of SPEC section 3 against the portal (shared by ``run`` and ``check``)."""
+    report = Report()
+    await check_token(client, token, report)
+    if not report.ok:
+        return report, None
+    schema = await load_schema(client)
+    check_schema(settings, schema, report)
+    return report, schema
+
+
+async def run(
+    settings: Settings,
+    *,
+    token: str,
+    kafka_password: str | None = None,
+    registry: CollectorRegistry | None = None,
+    stop: asyncio.Event | None = None,
+    install_signals: bool = True,
+) -> int:
+    """Run the daemon until SIGTERM/SIGINT (or ``stop``); returns the process exit code."""
+    metrics = Metrics(registry or CollectorRegistry())
+    probe = Probe(started_at=time.time())
+    async with contextlib.AsyncExitStack() as stack:
+        runner = web.AppRunner(
+            build_app(metrics, probe, settings.http.poll_stale_after_s), access_log=None
+        )
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        await web.TCPSite(runner, settings.http.host, settings.http.port).start()
+
+        handle = await stack.enter_async_context(hubspot(settings, token, metrics))
+        try:
+            report, schema = await portal_report(settings, handle.client, token)
+        except HubSpotAuthError as exc:
+            log.critical("HubSpot refused the token", extra={"error": str(exc)})
+            return EXIT_AUTH
+        except HubSpotError as exc:
+            log.critical("HubSpot is not reachable at start", extra={"error": str(exc)})
+            return EXIT_CONFIG
+        for warning in report.warnings:
+            log.warning("config warning", extra={"problem": warning})
+        if not report.ok or schema is None:
+            for problem in report.errors:
+                log.critical("config error", extra={"problem": problem})
+            return EXIT_CONFIG
+        probe.hubspot_ok = True
+
+        contact_props, deal_props = Pipeline.read_properties(settings)
+        gateway = Gateway(
+            handle.client,
+            contact_props=contact_props,
+            deal_props=deal_props,
+            student_id_property=STUDENT_ID_PROPERTY,
+            deal_code_property=DEAL_CODE_PROPERTY,
+            max_batch=settings.hubspot.max_batch_size,
+            linger_s=settings.hubspot.batch_linger_s,
+        )
+        stack.push_async_callback(gateway.close)
+        pipeline = Pipeline(settings, schema, gateway, metrics)
+        intake = Intake(settings.kafka, metrics, pipeline.process, password=kafka_password)
+        stack.push_async_callback(intake.close)
+        try:
+            await intake.start()
+        except KafkaUnavailableError as exc:
+            log.critical("Kafka is not reachable", extra={"error": str(exc)})
+            return EXIT_KAFKA
+        probe.last_poll = lambda: intake.last_poll
+        probe.assigned = lambda: len(intake.assigned)
+        probe.draining = lambda: intake.draining
+
+        if stop is not None:
+            waiter = asyncio.get_running_loop().create_task(stop.wait())
+            waiter.add_done_callback(lambda _: intake.stop())
+            stack.callback(waiter.cancel)
+        if install_signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, intake.stop)
+                stack.callback(loop.remove_signal_handler, sig)
+        log.info(
+            "started", extra={"topics": settings.kafka.topics, "group_id": settings.kafka.group_id}
+        )
+        await intake.run()
+        if intake.fatal is not None:
+            return EXIT_AUTH
+        log.info("stopped after drain and commit")
+        return EXIT_OK

@@ -1,0 +1,399 @@
+"""Kafka in (SPEC sections 6 and 7): poll loop, backpressure, commits, rebalances, the DLQ producer.
+
+Owns: the aiokafka consumer and producer (the only module that knows aiokafka), decoding each
+record (``events.decode_record``), handing work to per-student lanes, marking offsets finished,
+committing explicit offsets that ``offsets`` says are safe, pausing partitions when work piles
+up, the bounded drain on revocation and on shutdown, and writing failed records to the DLQ with
+acks=all before their offsets pass. Must not: know HubSpot; it calls ``handle(event)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import ssl
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+
+from consumer.config import KafkaSettings
+from consumer.dlq import dead_letter
+from consumer.errors import (
+    BadInputError,
+    EventRejectedError,
+    HubSpotAuthError,
+    KafkaUnavailableError,
+)
+from consumer.events import Event, decode_record
+from consumer.metrics import Metrics
+from consumer.offsets import OffsetTracker
+from consumer.pipeline import Outcome
+from consumer.scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+Handle = Callable[[Event], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    tp: TopicPartition
+    offset: int
+    generation: int
+    record: ConsumerRecord[bytes, bytes]
+    event: Event | None
+    error: BadInputError | None
+
+
+def kafka_security(settings: KafkaSettings, password: str | None) -> dict[str, object]:
+    """aiokafka keyword arguments for the configured security protocol."""
+    out: dict[str, object] = {"security_protocol": settings.security_protocol}
+    if settings.security_protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(
+            cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None
+        )
+        if settings.ssl_certfile:
+            context.load_cert_chain(
+                str(settings.ssl_certfile),
+                str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
+            )
+        out["ssl_context"] = context
+    if settings.security_protocol.startswith("SASL"):
+        out.update(
+            sasl_mechanism=settings.sasl_mechanism,
+            sasl_plain_username=settings.sasl_username,
+            sasl_plain_password=password,
+        )
+    return out
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, intake: Intake) -> None:
+        self._intake = intake
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._intake.on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._intake.on_assigned(assigned)
+
+
+class Intake:
+    """The consumer side of the daemon; ``run`` polls until ``stop`` is set, then drains."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        metrics: Metrics,
+        handle: Handle,
+        *,
+        password: str | None = None,
+        max_concurrency: int = 64,
+        client_id: str = "classter-hubspot",
+    ) -> None:
+        self._settings = settings
+        self._metrics = metrics
+        self._handle = handle
+        self._password = password
+        self._client_id = client_id
+        self._tracker = OffsetTracker()
+        self._scheduler: Scheduler[WorkItem] = Scheduler(
+            self._process, max_concurrency=max_concurrency
+        )
+        self._open: Counter[TopicPartition] = Counter()
+        self._paused: set[TopicPartition] = set()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self.fatal: BaseException | None = None
+        self.assigned: set[TopicPartition] = set()
+        self.draining = False
+        self.last_poll = 0.0
+        self._stop = asyncio.Event()
+
+    # -- lifespan ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        s = self._settings
+        security = kafka_security(s, self._password)
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=s.bootstrap_servers,
+            client_id=f"{self._client_id}-dlq",
+            acks="all",
+            enable_idempotence=True,
+            **security,
+        )
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.bootstrap_servers,
+            group_id=s.group_id,
+            group_instance_id=s.group_instance_id,
+            client_id=self._client_id,
+            enable_auto_commit=False,
+            auto_offset_reset=s.auto_offset_reset,
+            session_timeout_ms=s.session_timeout_ms,
+            heartbeat_interval_ms=s.heartbeat_interval_ms,
+            max_poll_interval_ms=s.max_poll_interval_ms,
+            rebalance_timeout_ms=int(s.drain_timeout_s * 1000) + 10_000,
+            **security,
+        )
+        try:
+            await self._producer.start()
+            await self._consumer.start()
+        except KafkaError as exc:
+            await self.close()
+            raise KafkaUnavailableError(
+                f"cannot reach Kafka at {s.bootstrap_servers}: {type(exc).__name__}: {exc}"
+            ) from None
+        self._consumer.subscribe(s.topics, listener=_Listener(self))
+
+    async def close(self) -> None:
+        """Stop lanes, consumer and producer; safe to call twice."""
+        await self._scheduler.close()
+        consumer, self._consumer = self._consumer, None
+        producer, self._producer = self._producer, None
+        if consumer is not None:
+            with contextlib.suppress(KafkaError):
+                await consumer.stop()
+        if producer is not None:
+            with contextlib.suppress(KafkaError):
+                await producer.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # -- poll loop ----------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Poll and dispatch until ``stop()``; then drain, commit and return."""
+        assert self._consumer is not None, "start() first"  # noqa: S101
+        commit_task = asyncio.get_running_loop().create_task(self._commit_loop())
+        try:
+            while not self._stop.is_set():
+                batch = await self._consumer.getmany(
+                    timeout_ms=200, max_records=self._settings.max_poll_records
+                )
+                self.last_poll = time.time()
+                self._metrics.last_poll.set(self.last_poll)
+                for tp, records in batch.items():
+                    for record in records:
+                        self._dispatch(tp, record)
+                self._apply_backpressure()
+        finally:
+            self.draining = True
+            commit_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await commit_task
+        drained = await self._scheduler.drain(self._settings.drain_timeout_s)
+        if not drained:
+            log.warning(
+                "shutdown drain deadline passed; unfinished events will be redelivered",
+                extra={"unfinished": self._scheduler.size},
+            )
+        await self.commit()
+        if self._producer is not None:
+            await self._producer.flush()
+
+    def _dispatch(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
+        if tp not in self.assigned:
+            return  # a record of a partition revoked meanwhile: it will be fetched again
+        self._metrics.events_consumed.labels(topic=tp.topic).inc()
+        self._tracker.add(tp, record.offset)
+        try:
+            event: Event | None = decode_record(record.key, record.value)
+            error = None
+        except BadInputError as exc:
+            event, error = None, exc
+        item = WorkItem(tp, record.offset, self._tracker.generation, record, event, error)
+        self._open[tp] += 1
+        lane = event.student_key if event is not None else ("bad", tp)
+        self._scheduler.submit(lane, item)
+        self._metrics.buffered.set(self._scheduler.size)
+
+    def _apply_backpressure(self) -> None:
+        assert self._consumer is not None  # noqa: S101
+        limit = self._settings.max_buffered_events
+        size = self._scheduler.size
+        want: set[TopicPartition] = set()
+        if size >= limit:
+            want = set(self.assigned)
+        elif size > limit // 2:
+            want = self._paused & self.assigned  # hysteresis: resume below half
+        for tp in self.assigned:
+            state = self._tracker.get(tp)
+            if state is not None and state.span >= self._settings.max_uncommitted_per_partition:
+                want.add(tp)
+        if want != self._paused:
+            resume = (self._paused - want) & self.assigned
+            if resume:
+                self._consumer.resume(*resume)
+            if want:
+                self._consumer.pause(*want)
+            self._paused = want
+            self._metrics.paused_partitions.set(len(want))
+
+    # -- one item -----------------------------------------------------------------------------
+    async def _process(self, item: WorkItem) -> None:
+        self._metrics.in_flight.inc()
+        try:
+            await self._finish(item)
+        finally:
+            self._metrics.in_flight.dec()
+            self._open[item.tp] -= 1
+            if self._open[item.tp] <= 0:
+                del self._open[item.tp]
+            self._metrics.buffered.set(self._scheduler.size)
+
+    async def _finish(self, item: WorkItem) -> None:
+        extra = {
+            "event_id": item.event.event_id if item.event else None,
+            "topic": item.tp.topic,
+            "partition": item.tp.partition,
+            "offset": item.offset,
+        }
+        if item.error is not None:
+            log.warning("bad record dead-lettered", extra={**extra, "reason": item.error.reason})
+            await self._dead_letter(
+                item, item.error.error_class, item.error.reason, str(item.error)
+            )
+        else:
+            assert item.event is not None  # noqa: S101
+            try:
+                outcome = await self._handle(item.event)
+            except EventRejectedError as exc:
+                log.warning("event dead-lettered", extra={**extra, "reason": exc.reason})
+                await self._dead_letter(item, exc.error_class, exc.reason, str(exc))
+            except HubSpotAuthError as exc:
+                log.critical(
+                    "HubSpot refused the token; stopping", extra={**extra, "error": str(exc)}
+                )
+                self.fatal = exc
+                self._stop.set()
+                return  # not finished: it will be redelivered after the token is fixed
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("unexpected error; event dead-lettered", extra=extra)
+                await self._dead_letter(item, "internal_error", type(exc).__name__, str(exc))
+            else:
+                self._metrics.events_finished.labels(outcome=outcome.status).inc()
+                for rule in outcome.skips:
+                    self._metrics.rule_skips.labels(rule=rule).inc()
+                if outcome.skips:
+                    log.debug("rules skipped actions", extra={**extra, "rules": outcome.skips})
+                if outcome.status == "synced":
+                    age = time.time() - item.event.occurred_at.timestamp()
+                    self._metrics.end_to_end.observe(max(0.0, age))
+        self._tracker.complete(item.tp, item.offset, item.generation)
+
+    async def _dead_letter(
+        self, item: WorkItem, error_class: str, reason: str, message: str
+    ) -> None:
+        record = item.record
+        letter = dead_letter(
+            topic=item.tp.topic,
+            partition=item.tp.partition,
+            offset=item.offset,
+            key=record.key,
+            value=record.value,
+            headers=list(record.headers or ()),
+            error_class=error_class,
+            reason=reason,
+            message=message,
+            now=dt.datetime.now(dt.UTC),
+        )
+        delay = 0.5
+        while True:
+            producer = self._producer
+            if producer is None:
+                raise asyncio.CancelledError
+            try:
+                await producer.send_and_wait(
+                    self._settings.dlq_topic,
+                    value=letter.value,
+                    key=letter.key,
+                    headers=letter.headers,
+                )
+                break
+            except KafkaError as exc:
+                # the offset must not pass this record until the DLQ has it: keep trying
+                log.warning(
+                    "DLQ write failed; retrying",
+                    extra={"error": type(exc).__name__, "delay_s": delay},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        self._metrics.dlq_writes.labels(reason=reason).inc()
+        self._metrics.events_finished.labels(outcome="dead_lettered").inc()
+
+    # -- commits and rebalances -----------------------------------------------------------------
+    async def _commit_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.commit_interval_s)
+            await self.commit()
+
+    async def commit(self, only: set[TopicPartition] | None = None) -> None:
+        """Commit explicit offsets of partitions whose safe point moved; failure = redelivery."""
+        consumer = self._consumer
+        if consumer is None:
+            return
+        ready = {
+            tp: o
+            for tp, o in self._tracker.ready().items()
+            if isinstance(tp, TopicPartition) and (only is None or tp in only)
+        }
+        if ready:
+            try:
+                await consumer.commit(ready)
+            except (CommitFailedError, IllegalStateError, KafkaError) as exc:
+                self._metrics.commits.labels(result="failed").inc()
+                log.warning(
+                    "commit failed; those records will be redelivered",
+                    extra={"error": type(exc).__name__},
+                )
+                return
+            self._tracker.mark_committed(dict(ready))
+            self._metrics.commits.labels(result="ok").inc()
+            for tp, offset in ready.items():
+                self._metrics.committed_offset.labels(
+                    topic=tp.topic, partition=str(tp.partition)
+                ).set(offset)
+        for tp in self.assigned:
+            state = self._tracker.get(tp)
+            high = consumer.highwater(tp)
+            if state is not None and state.committed is not None and high is not None:
+                self._metrics.lag.labels(topic=tp.topic, partition=str(tp.partition)).set(
+                    max(0, high - state.committed)
+                )
+
+    async def on_revoked(self, revoked: set[TopicPartition]) -> None:
+        self._metrics.rebalances.labels(kind="revoked").inc()
+        gone = set(revoked)
+        for item in self._scheduler.drop(lambda item: item.tp in gone):
+            self._open[item.tp] -= 1  # never finished: fetched again by the next owner
+        deadline = time.monotonic() + self._settings.drain_timeout_s
+        # polls counters that many lanes decrement; an Event per partition buys nothing here
+        while any(self._open.get(tp, 0) for tp in gone) and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        await self.commit(only=gone)
+        self._tracker.revoke(gone)
+        for tp in gone:
+            self._open.pop(tp, None)
+        self.assigned -= gone
+        self._paused -= gone
+        log.info("partitions revoked", extra={"partitions": sorted(str(t) for t in gone)})
+
+    def on_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._metrics.rebalances.labels(kind="assigned").inc()
+        self._tracker.assign(assigned)
+        self.assigned = set(assigned)
+        # pauses belong to the old assignment object in aiokafka; recompute them
+        self._paused = set()
+        self._metrics.paused_partitions.set(0)
+        log.info("partitions assigned", extra={"partitions": sorted(str(t) for t in assigned)})
+
+    @property
+    def buffered(self) -> int:
+        return self._scheduler.size

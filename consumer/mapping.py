@@ -1,0 +1,186 @@
+"""Model Mapping and Custom Mapping (SPEC section 4): Classter fields -> HubSpot properties.
+
+Owns: the built-in model tables for contacts and deals, resolution of custom-mapping paths, and
+coercion of values to a HubSpot property's type. Pure: the property schema is an argument
+(``PropertySpec`` values fetched by the HubSpot layer), nothing here does I/O. An absent or null
+source writes nothing; a value HubSpot cannot hold raises ``EventRejectedError``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from consumer.config import ContactAction, DealAction
+from consumer.errors import EventRejectedError
+
+MAX_STRING = 65_536
+STUDENT_ID_PROPERTY = "classter_student_id"
+DEAL_CODE_PROPERTY = "classter_deal_code"
+
+
+@dataclass(frozen=True, slots=True)
+class PropertySpec:
+    """What the mapping needs to know of one HubSpot property."""
+
+    name: str
+    type: str  # string, number, bool, enumeration, date, datetime, phone_number
+    field_type: str = "text"
+    options: frozenset[str] = frozenset()
+    read_only: bool = False
+
+
+Schema = Mapping[str, PropertySpec]
+Source = Mapping[str, Any]
+Getter = Callable[[Source], object]
+
+
+def lookup(source: Source, path: str) -> object:
+    """A dotted path into the event JSON; an object with a ``description`` gives that."""
+    node: object = source
+    for part in path.split("."):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    if isinstance(node, Mapping):
+        return node.get("description")
+    return node
+
+
+def _text(value: object) -> str | None:
+    if value is None or isinstance(value, Mapping | list):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value).strip()
+    return text or None
+
+
+def joined(*paths: str, sep: str = " ") -> Getter:
+    """Several fields joined by ``sep``, empty parts dropped; None when all are empty."""
+
+    def get(source: Source) -> object:
+        parts = [t for t in (_text(lookup(source, p)) for p in paths) if t]
+        return sep.join(parts) if parts else None
+
+    return get
+
+
+def _email(source: Source) -> object:
+    value = source.get("email")
+    if not isinstance(value, str):
+        return None
+    return value.strip().lower() or None
+
+
+def _dealname(source: Source) -> object:
+    name = joined("student.givenName", "student.surname")(source)
+    parts = [
+        p
+        for p in (name, _text(lookup(source, "program")), _text(lookup(source, "academicPeriod")))
+        if p
+    ]
+    return " - ".join(str(p) for p in parts) if parts else None
+
+
+CONTACT_MODEL: dict[str, Getter] = {
+    "email": _email,
+    "firstname": joined("givenName"),
+    "lastname": joined("surname"),
+    "mobilephone": joined("mobilePhone"),
+    "date_of_birth": joined("dateOfBirth"),
+    "gender": joined("gender"),
+    "classter_student_status": joined("status"),
+    "classter_external_id": joined("externalId"),
+}
+
+DEAL_MODEL: dict[str, Getter] = {
+    "dealname": _dealname,
+    "classter_program": joined("program"),
+    "classter_stream": joined("stream"),
+    "classter_academic_period": joined("academicPeriod"),
+    "classter_location": joined("location"),
+    "classter_registration_status": joined("registrationStatus"),
+    "classter_start_date": joined("startDate"),
+    "classter_end_date": joined("endDate"),
+}
+
+
+def _normalised(getter: Getter) -> Getter:
+    def get(source: Source) -> object:
+        value = getter(source)
+        return str(value).strip().lower() if value else None
+
+    return get
+
+
+def table(model: Mapping[str, Getter], action: ContactAction | DealAction) -> dict[str, Getter]:
+    """The effective mapping of one action: model entries (if on), overridden by custom ones."""
+    out = dict(model) if action.model_mapping else {}
+    for entry in action.custom_mapping:
+        if entry.hubspot == "email":
+            # e-mail identity is always normalised, whatever fields feed it
+            out["email"] = _normalised(joined(*entry.classter))
+        else:
+            out[entry.hubspot] = joined(*entry.classter)
+    return out
+
+
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def coerce(spec: PropertySpec, value: object) -> str:
+    """Render ``value`` as the string HubSpot accepts for ``spec``; raise on what it cannot hold."""
+    text = value if isinstance(value, str) else _text(value) or ""
+    kind = spec.type
+    if kind == "number":
+        if isinstance(value, bool) or not _NUMBER.match(text.replace(",", "").replace(" ", "")):
+            raise EventRejectedError("invalid_number", f"{spec.name}: not a number")
+        return text.replace(",", "").replace(" ", "")
+    if kind in ("date", "datetime"):
+        if isinstance(value, dt.date):
+            text = value.isoformat()
+        if not _DATE.match(text):
+            raise EventRejectedError("invalid_date", f"{spec.name}: not a YYYY-MM-DD date")
+        try:
+            dt.date.fromisoformat(text)
+        except ValueError:
+            raise EventRejectedError("invalid_date", f"{spec.name}: not a calendar date") from None
+        # a date is never shifted by time zone; a datetime gets midnight UTC of that date
+        return text if kind == "date" else f"{text}T00:00:00.000Z"
+    if kind == "bool":
+        lowered = text.lower()
+        if lowered in ("true", "yes", "1"):
+            return "true"
+        if lowered in ("false", "no", "0"):
+            return "false"
+        raise EventRejectedError("invalid_option", f"{spec.name}: not a boolean")
+    if kind == "enumeration":
+        values = [v.strip() for v in text.split(";")] if spec.field_type == "checkbox" else [text]
+        bad = [v for v in values if v not in spec.options]
+        if bad:
+            raise EventRejectedError(
+                "invalid_option", f"{spec.name}: value is not one of the property's options"
+            )
+        return ";".join(values)
+    return text[:MAX_STRING]
+
+
+def map_properties(mapping: Mapping[str, Getter], source: Source, schema: Schema) -> dict[str, str]:
+    """Apply a mapping table to one source object; the result holds only present values."""
+    out: dict[str, str] = {}
+    for prop, get in mapping.items():
+        value = get(source)
+        if value is None or value == "":
+            continue
+        spec = schema.get(prop)
+        if spec is None:
+            raise EventRejectedError(
+                "property_doesnt_exist", f"HubSpot property {prop!r} does not exist"
+            )
+        out[prop] = coerce(spec, value)
+    return out
