@@ -209,13 +209,17 @@ def semantic_problems(settings: Settings) -> list[str]:
         )
         if dupes:
             problems.append(f"actions.{name}.custom_mapping: property mapped twice: {dupes}")
-    pipeline = acts.CreateDeal.pipeline if acts.CreateDeal else None
-    for name in ("UpdateDeal", "ChangeDealStatus"):
-        other: DealAction | ChangeDealStatusAction | None = getattr(acts, name)
-        if other is not None and pipeline is not None and other.pipeline != pipeline:
+    # the deals' pipeline is CreateDeal's, else the first deal action's; the others repeat it
+    deal_actions = [
+        n for n in ("CreateDeal", "UpdateDeal", "ChangeDealStatus") if getattr(acts, n) is not None
+    ]
+    pipeline = settings.deal_pipeline
+    for name in deal_actions[1:]:
+        other: DealAction | ChangeDealStatusAction = getattr(acts, name)
+        if other.pipeline != pipeline:
             problems.append(
                 f"actions.{name}.pipeline: {other.pipeline!r} differs from "
-                f"actions.CreateDeal.pipeline {pipeline!r}"
+                f"actions.{deal_actions[0]}.pipeline {pipeline!r}"
             )
     return problems
 
@@ -233,8 +237,18 @@ def _format_validation(exc: ValidationError) -> list[str]:
     return out
 
 
+def _key(node: dict[Any, Any], part: str, names: Mapping[str, str]) -> Any:
+    # Variable names are upper case by convention: match the file's keys and the config's field
+    # names (CreateDeal, a stage's "Registered") ignoring case, so every key can be reached.
+    for key in node:
+        if str(key).lower() == part:
+            return key
+    return names.get(part, part)
+
+
 def _apply_env(tree: dict[str, Any], env: Mapping[str, str]) -> list[str]:
     problems = []
+    names = {f.lower(): f for section in _Section.__subclasses__() for f in section.model_fields}
     for name, raw in sorted(env.items()):
         if not name.startswith(ENV_PREFIX):
             continue
@@ -244,13 +258,13 @@ def _apply_env(tree: dict[str, Any], env: Mapping[str, str]) -> list[str]:
             continue
         node = tree
         for part in path[:-1]:
-            child = node.setdefault(part, {})
+            child = node.setdefault(_key(node, part, names), {})
             if not isinstance(child, dict):
                 problems.append(f"{name}: {part} is not a section")
                 break
             node = child
         else:
-            node[path[-1]] = yaml.safe_load(raw) if raw.strip() else None
+            node[_key(node, path[-1], names)] = yaml.safe_load(raw) if raw.strip() else None
     return problems
 
 
@@ -285,9 +299,9 @@ def read_secret(
 ) -> str | None:
     """A secret from the environment, else from a mounted file (stripped); never logged."""
     env = os.environ if env is None else env
-    value = env.get(env_name)
+    value = (env.get(env_name) or "").strip()
     if value:
-        return value.strip()
+        return value
     if file is not None:
         try:
             return file.read_text(encoding="utf-8").strip() or None

@@ -12,14 +12,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+# the local part takes every character RFC 5322 allows unquoted ("a=b@x.org" is an address)
+_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(\.[\w-]+)+")
 _BEARER = re.compile(r"(pat-[a-z0-9]+-[\w-]+|Bearer\s+\S+)", re.IGNORECASE)
 MAX_MESSAGE = 300
 
 
-def scrub(text: str) -> str:
-    """Mask e-mail addresses and anything shaped like a HubSpot token."""
-    return _BEARER.sub("[redacted]", _EMAIL.sub("[email]", text))[:MAX_MESSAGE]
+def scrub(text: str, limit: int | None = MAX_MESSAGE) -> str:
+    """Mask e-mail addresses and anything shaped like a HubSpot token; cut to ``limit``."""
+    clean = _BEARER.sub("[redacted]", _EMAIL.sub("[email]", text))
+    return clean if limit is None else clean[:limit]
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,7 +146,9 @@ def decode_record(key: bytes | None, value: bytes | None) -> Event:
     if not isinstance(obj, dict):
         raise BadInputError("schema_invalid", "value is not a JSON object")
     event_type = obj.get("eventType")
-    if "schemaVersion" in obj and obj["schemaVersion"] != SCHEMA_VERSION:
+    version = obj.get("schemaVersion", SCHEMA_VERSION)
+    # type() and not ==: true and 1.0 equal 1 in Python but are not the contract's integer
+    if type(version) is not int or version != SCHEMA_VERSION:
         raise BadInputError(
             "unsupported_schema_version",
             f"schemaVersion {obj['schemaVersion']!r} is not supported (expected 1)",

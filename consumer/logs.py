@@ -43,7 +43,7 @@ class JsonFormatter(logging.Formatter):
             if key not in _STANDARD and not key.startswith("_"):
                 out[key] = _clean(value)
         if record.exc_info:
-            out["exc"] = scrub(self.formatException(record.exc_info))[-2000:]
+            out["exc"] = scrub(self.formatException(record.exc_info), None)[-4000:]
         return orjson.dumps(out).decode()
 
 

@@ -129,7 +129,8 @@ def table(model: Mapping[str, Getter], action: ContactAction | DealAction) -> di
     return out
 
 
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+# [0-9], not \d (which takes any script's digits), and \Z, not $ (which allows a final newline)
+_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?\Z")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 

@@ -21,6 +21,7 @@ class PartitionOffsets:
     committed: int | None = None
     _seen: deque[int] = field(default_factory=deque)
     _done: set[int] = field(default_factory=set)
+    _open: set[int] = field(default_factory=set)
     _last_seen: int | None = None
 
     def add(self, offset: int) -> None:
@@ -28,11 +29,14 @@ class PartitionOffsets:
         if self._last_seen is not None and offset <= self._last_seen:
             raise ValueError(f"offset {offset} after {self._last_seen}: not increasing")
         self._seen.append(offset)
+        self._open.add(offset)
         self._last_seen = offset
 
     def complete(self, offset: int) -> None:
-        """Mark an offset finished; unknown offsets (already passed) are ignored."""
-        if self._seen and self._seen[0] <= offset:
+        """Mark an offset finished; unknown offsets (never added, or already passed) are ignored."""
+        # only open offsets: a gap's offset or one not yet added must not count as finished
+        if offset in self._open:
+            self._open.discard(offset)
             self._done.add(offset)
             while self._seen and self._seen[0] in self._done:
                 self._done.discard(self._seen.popleft())
@@ -53,7 +57,7 @@ class PartitionOffsets:
     @property
     def unfinished(self) -> int:
         """How many seen offsets are not finished yet."""
-        return len(self._seen) - len(self._done)
+        return len(self._open)
 
     @property
     def span(self) -> int:

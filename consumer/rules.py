@@ -45,7 +45,9 @@ def normalise_email(email: str | None) -> str | None:
 def deal_code(tenant: str, registration: Registration, policy: str) -> str:
     """``tenant:id`` of the deal this registration belongs to (SPEC section 10)."""
     if policy == "keep_deal_code" and registration.fromReRegistration:
-        anchor = registration.firstRegistrationId or registration.previousRegistrationId
+        anchor = registration.firstRegistrationId
+        if anchor is None:  # not `or`: an id of 0 is an id
+            anchor = registration.previousRegistrationId
         if anchor is not None:
             return f"{tenant}:{anchor}"
     return f"{tenant}:{registration.id}"

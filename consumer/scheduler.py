@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class Scheduler(Generic[T]):
@@ -54,12 +56,20 @@ class Scheduler(Generic[T]):
 
     async def _work(self, lane: Hashable) -> None:
         try:
-            while queue := self._lanes.get(lane):
-                item = queue.popleft()
+            while self._lanes.get(lane):
+                # the slot first: a waiting item stays queued, so it is counted and droppable
                 async with self._slots:
+                    queue = self._lanes.get(lane)
+                    if not queue:
+                        break  # dropped while waiting for the slot
+                    item = queue.popleft()
                     self._running += 1
                     try:
                         await self._handler(item)
+                    except Exception:
+                        # a handler is meant to finish its items itself; one that fails must not
+                        # strand the rest of its lane
+                        log.exception("lane handler failed; the lane goes on")
                     finally:
                         self._running -= 1
         finally:

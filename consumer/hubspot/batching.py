@@ -70,6 +70,13 @@ class Coalescer(Generic[I, R]):
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return
+        if len(results) != len(items):
+            # a broken flush must fail its callers, not leave the unmatched ones waiting forever
+            broken = RuntimeError(f"flush returned {len(results)} results for {len(items)} items")
+            for future in batch.values():
+                if not future.done():
+                    future.set_exception(broken)
+            return
         for item, result in zip(items, results, strict=True):
             future = batch[item]
             if future.done():

@@ -10,6 +10,7 @@ or log the token or property values.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import time
 from collections.abc import Sequence
@@ -50,7 +51,9 @@ def translate(status: int, body: Any, headers: dict[str, str] | None = None) -> 
     data = body if isinstance(body, dict) else {}
     message = str(data.get("message") or f"HTTP {status}")[:500]
     correlation = data.get("correlationId")
-    retry_after = _retry_after(headers.get("Retry-After"))
+    retry_after = _retry_after(
+        next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    )
     if status in (401, 403):
         category = data.get("category", "")
         return HubSpotAuthError(
@@ -89,11 +92,17 @@ def translate(status: int, body: Any, headers: dict[str, str] | None = None) -> 
     )
 
 
+_MAX_RETRY_AFTER_S = 3600.0  # a longer announced wait is re-checked after an hour
+
+
 def _retry_after(value: str | None) -> float | None:
     try:
-        return max(0.0, float(value)) if value else None
+        seconds = float(value) if value else None
     except ValueError:
         return None
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    return min(max(0.0, seconds), _MAX_RETRY_AFTER_S)
 
 
 def _detail(data: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
@@ -104,8 +113,12 @@ def _detail(data: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
         if isinstance(err, dict):
             if err.get("code"):
                 codes.append(str(err["code"]))
-            names = (err.get("context") or {}).get("propertyName") or []
-            props.extend(str(n) for n in names)
+            context = err.get("context")
+            names = context.get("propertyName") if isinstance(context, dict) else None
+            if isinstance(names, list):
+                props.extend(str(n) for n in names)
+            elif isinstance(names, str):
+                props.append(names)
     code = codes[0] if codes else str(data.get("category") or "VALIDATION_ERROR")
     return code, tuple(props)
 

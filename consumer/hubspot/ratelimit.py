@@ -96,6 +96,9 @@ class RateLimiter:
         """Wait until a request may be sent; raise ``DailyBudgetExhaustedError`` when it may not."""
         self._check_daily(self._clock(), is_retry)
         if not ten_secondly:
+            # outside the 10-second window, but a 429/423 pause still holds for every request
+            while (wait := self._blocked_until - self._clock()) > 0:
+                await self._sleep(min(wait, 1.0))
             self._daily_sent_since += 1
             return
         async with self._lock:
