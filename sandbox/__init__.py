@@ -1,0 +1,1 @@
+"""Dev and demo tooling: the local Kafka broker, the HubSpot emulator, sample data."""
