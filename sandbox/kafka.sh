@@ -158,7 +158,7 @@ broker_pid() {
   pid="$(cat "$PID_FILE")"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   # A recycled pid belongs to another program: only a kafka.Kafka on our props file counts.
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "kafka.Kafka $PROPS" || return 1
+  tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "kafka.Kafka $PROPS" || return 1
   echo "$pid"
 }
 
@@ -318,7 +318,7 @@ start_locked() {
     -Dlog4j2.configurationFile="$KAFKA_STATE_DIR/log4j2.xml" \
     -Dkafka.logs.dir="$LOG_DIR" \
     -cp "$LIBS/*" kafka.Kafka "$PROPS" \
-    </dev/null >>"$LOG_DIR/broker.out" 2>&1 &
+    </dev/null >>"$LOG_DIR/broker.out" 2>&1 {state_lock}>&- &
   pid=$!
   echo "$pid" >"$PID_FILE"
   local started=$SECONDS
