@@ -23,7 +23,7 @@ import orjson
 from consumer.config import Settings, load_settings
 from sandbox import crm_state
 from sandbox.kafka_broker import Broker
-from sandbox.kafka_ops import end_offsets, group_lag, wait_caught_up
+from sandbox.kafka_ops import end_offsets, ensure_topics, group_lag, wait_caught_up
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -149,6 +149,8 @@ async def main(argv: list[str] | None = None) -> int:
     if await classter_hubspot("check", "--apply", "--config", str(args.config)) != 0:
         say("the portal check failed; see above")
         return 1
+    # the topics and the DLQ exist, with leaders, before anything produces to them
+    await ensure_topics(bootstrap, [*settings.kafka.topics, dlq_topic])
     if not await publish_or_rewind(args, settings):
         return 1
 
