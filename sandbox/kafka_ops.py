@@ -20,12 +20,16 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 @dataclass(frozen=True)
 class Record:
-    """One record to publish: ``value`` None is a tombstone, ``key`` None a keyless record."""
+    """One record to publish: ``value`` None is a tombstone, ``key`` None a keyless record.
+
+    ``timestamp_ms`` (Unix ms) sets the record's Kafka timestamp (CreateTime); None: now.
+    """
 
     topic: str
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp_ms: int | None = None
 
 
 @dataclass
@@ -89,7 +93,11 @@ async def publish(bootstrap: str, records: Iterable[Record]) -> int:
         for record in records:
             futures.append(
                 await producer.send(
-                    record.topic, record.value, key=record.key, headers=list(record.headers) or None
+                    record.topic,
+                    record.value,
+                    key=record.key,
+                    headers=list(record.headers) or None,
+                    timestamp_ms=record.timestamp_ms,
                 )
             )
             count += 1
