@@ -239,7 +239,9 @@ same_file() {  # the copies under deploy/ must be the chart's files (symlinks or
 
 # Dashboard queries: Grafana variables replaced, every expr parsed by promql-parser and written as
 # recording rules for promtool; then every metric read by the dashboard or the alerts must be one
-# the daemon exports (consumer/metrics.py) or a known external one.
+# the daemon exports (consumer/metrics.py) or a known external one, every label a query matches
+# or groups by must be one of that metric's labels (or a scrape-target label), and an equality
+# matcher on a fixed-valued label (window, outcome, ...) must name a value the daemon writes.
 queries_check() {
   PYTHONPATH="$ROOT" "$VENV/bin/python" - "$WORK" <<'EOF'
 import json, re, sys
@@ -277,6 +279,7 @@ def selectors(node, out):
 
 used = {}
 records = []
+trees = []  # (where, parsed expression): their labels are checked once the exports are known
 for panel in dash["panels"]:
     for target in panel.get("targets", []):
         if not target.get("datasource", {}).get("uid", "").startswith("$"):
@@ -289,13 +292,16 @@ for panel in dash["panels"]:
             continue
         found = set()
         selectors(tree, found)
+        trees.append((f"dashboard panel {panel['title']!r}", tree))
         for n in found:
             used.setdefault(n, f"dashboard panel {panel['title']!r}")
         records.append({"record": f"dashboard:panel_{panel['id']}_{target['refId']}", "expr": expr})
 for group in alerts["groups"]:
     for rule in group["rules"]:
         found = set()
-        selectors(promql_parser.parse(rule["expr"]), found)
+        tree = promql_parser.parse(rule["expr"])
+        selectors(tree, found)
+        trees.append((f"alert {rule.get('alert') or rule.get('record')}", tree))
         for n in found:
             used.setdefault(n, f"alert {rule.get('alert') or rule.get('record')}")
 for v in dash["templating"]["list"]:
@@ -312,10 +318,75 @@ yaml.safe_dump({"groups": [{"name": "dashboard", "rules": records}]},
                open(f"{work}/dashboard-rules.yaml", "w"), sort_keys=False)
 
 exported = set()
+labels_of = {}  # exported series name -> its label names
 for family in Metrics(CollectorRegistry()).registry.collect():
     suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"]}
     for s in suffixes.get(family.type, [""]):
         exported.add(family.name + s)
+for metric in vars(Metrics(CollectorRegistry())).values():
+    names = getattr(metric, "_labelnames", None)
+    if names is None:
+        continue
+    for family in metric.describe():
+        for sample in {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"]}.get(
+            family.type, [""]
+        ):
+            labels_of[family.name + sample] = set(names) | ({"le"} if sample == "_bucket" else set())
+# Labels Prometheus adds from the scrape target (ServiceMonitor / kubernetes_sd relabelling).
+TARGET = {"namespace", "pod", "job", "instance", "service", "endpoint", "container"}
+# Label values the daemon writes from a fixed set (consumer/metrics.py's help text and its
+# callers); an equality matcher on one of these must name a value that can occur.
+VALUES = {
+    ("classter_hubspot_hubspot_budget_remaining", "window"): {"ten_secondly", "daily"},
+    ("classter_hubspot_hubspot_budget_limit", "window"): {"ten_secondly", "daily"},
+    ("classter_hubspot_events_finished_total", "outcome"): {"synced", "skipped", "dead_lettered"},
+    ("classter_hubspot_rebalances_total", "kind"): {"assigned", "revoked"},
+    ("classter_hubspot_commits_total", "result"): {"ok", "failed"},
+    ("classter_hubspot_hubspot_rate_limited_total", "policy"): {"TEN_SECONDLY_ROLLING", "DAILY"},
+}
+
+def label_problems(where, node):
+    """Label names a query matches or groups by that its daemon metrics do not carry."""
+    out = []
+    def walk(node):
+        # returns the label names available from this node's series, or None when unknown
+        kind = type(node).__name__
+        if kind == "VectorSelector":
+            have = labels_of.get(node.name)
+            for m in node.matchers.matchers:
+                if have is not None and m.name not in have | TARGET:
+                    out.append(f"{where}: {node.name} has no label {m.name!r}")
+                allowed = VALUES.get((node.name, m.name))
+                if allowed and str(m.op).endswith("Equal") and "Not" not in str(m.op) \
+                        and m.value not in allowed:
+                    out.append(f"{where}: {node.name}{{{m.name}={m.value!r}}} never occurs "
+                               f"(values: {sorted(allowed)})")
+            return None if have is None else have | TARGET
+        children = []
+        for attr in dir(node):
+            if attr.startswith("_") or attr in ("parse", "prettify"):
+                continue
+            value = getattr(node, attr)
+            for child in value if isinstance(value, list) else [value]:
+                if type(child).__module__.startswith("promql_parser") and hasattr(child, "prettify"):
+                    children.append(child)
+        got = [walk(c) for c in children]
+        if any(g is None for g in got) and kind != "AggregateExpr":
+            return None
+        have = set().union(*[g for g in got if g is not None]) if got else set()
+        modifier = getattr(node, "modifier", None)
+        if kind == "AggregateExpr" and modifier is not None and "By" in str(modifier.type):
+            if all(g is not None for g in got):
+                for name in modifier.labels:
+                    if name not in have:
+                        out.append(f"{where}: groups by {name!r}, which its series do not carry")
+            return set(modifier.labels)
+        return have
+    walk(node)
+    return out
+
+for where, tree in trees:
+    problems.extend(label_problems(where, tree))
 external = {"up", "kube_deployment_status_replicas_available", "kube_deployment_spec_replicas"}
 # Read by an alert, not exported by the daemon yet: reported, not failed.
 awaited = {"classter_hubspot_hubspot_budget_limit":
