@@ -428,6 +428,12 @@ checks() {
   expect_fail "values: grace period not above the drain deadline" \
     "terminationGracePeriodSeconds \(20\) must be at least config.kafka.drain_timeout_s" \
     render /dev/null -f "$WORK/bad-grace.yaml"
+  printf 'config:\n  kafka:\n    bootstrap_server: kafka:9092\n' >"$WORK/bad-config-key.yaml"
+  expect_fail "values: unknown daemon config key config.kafka.bootstrap_server" "bootstrap_server" \
+    render /dev/null -f "$WORK/bad-config-key.yaml"
+  printf 'config:\n  hubspot:\n    max_batch_size: 500\n' >"$WORK/bad-config-value.yaml"
+  expect_fail "values: config.hubspot.max_batch_size above HubSpot's 100" "max_batch_size" \
+    render /dev/null -f "$WORK/bad-config-value.yaml"
   printf 'config:\n  kafka:\n    group_instance_id: shared\n' >"$WORK/bad-instance.yaml"
   expect_fail "values: a shared group_instance_id" "group_instance_id" \
     render /dev/null -f "$WORK/bad-instance.yaml"

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -298,3 +299,32 @@ def test_values_schema_names_only_config_keys_the_daemon_knows() -> None:
             assert isinstance(model, type)
             fields = set(getattr(model, "model_fields", {}))
             assert set(sub["properties"]) <= fields, section
+
+
+def test_values_schema_config_is_generated_from_the_daemons_config_schema() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "chart-schema.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ("config:\n  kafka:\n    bootstrap_server: kafka:9092\n", "bootstrap_server"),
+        ("config:\n  logging:\n    level: LOUD\n", "level"),
+        ("config:\n  actions:\n    CreateContact: {model_mapping: yes-please}\n", "model_mapping"),
+    ],
+    ids=["unknown-key", "bad-enum", "wrong-type"],
+)
+def test_a_config_the_daemon_would_reject_fails_at_render_time(
+    render: Render, tmp_path: Path, values: str, named: str
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(values, encoding="utf-8")
+    with pytest.raises(RenderError, match=named):
+        render(bad)
