@@ -105,6 +105,9 @@ def _link_all(
             continue
         for type_id in type_ids:
             store.associate(from_type, from_id, to_type, to_id, type_id)
+        store.journal.append(
+            {"op": "associate", "type": from_type, "id": from_id, "to": [to_type, to_id, type_ids]}
+        )
         done.append((from_id, to_id, type_ids))
     errors = [
         _missing(t, sorted(set(ids), key=ids.index))

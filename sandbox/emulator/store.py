@@ -4,8 +4,10 @@ Owns: in-memory state and the two-step write protocol the batch endpoints build 
 checks one write against the current state (values through ``checks``; uniqueness of ``email``
 and of every ``hasUniqueValue`` property; association targets) without changing anything, and
 ``commit`` applies a plan. Ids
-come from one counter shared by all object types. Pure state: no HTTP, no clock of its own
-(timestamps come from the injected ``now``). Must not: decide batch semantics (``writes``).
+come from one counter shared by all object types. ``journal`` lists every committed write and
+every association made, in order, with the properties as stored (tests compare it with what a
+dry run planned). Pure state: no HTTP, no clock of its own (timestamps come from the injected
+``now``). Must not: decide batch semantics (``writes``).
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ class Store:
         self._order: dict[str, list[int]] = {t: [] for t in defaults.TYPE_IDS}
         self._unique: dict[str, dict[str, dict[str, str]]] = {t: {} for t in defaults.TYPE_IDS}
         self.links: dict[tuple[str, str], dict[tuple[str, str], set[int]]] = {}
+        self.journal: list[dict[str, Any]] = []
         self._next = FIRST_ID
 
     # -- reads --------------------------------------------------------------------------------
@@ -225,6 +228,15 @@ class Store:
             self._index(record, before, record.properties)
         for to_type, to_id, type_id in plan.links:
             self.associate(plan.otype, record.id, to_type, to_id, type_id)
+        self.journal.append(
+            {
+                "op": "create" if plan.record is None else "update",
+                "type": plan.otype,
+                "id": record.id,
+                "properties": dict(plan.changes),
+                "associations": [[t, i, n] for t, i, n in plan.links],
+            }
+        )
         return record
 
     def _index(self, record: Record, before: dict[str, str], after: dict[str, str]) -> None:
