@@ -268,8 +268,13 @@ def _apply_env(tree: dict[str, Any], env: Mapping[str, str]) -> list[str]:
     return problems
 
 
-def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Settings:
-    """Read, override from the environment and validate; raise ``ConfigError`` listing problems."""
+def load_settings(
+    path: Path | None, env: Mapping[str, str] | None = None, *, semantic: bool = True
+) -> Settings:
+    """Read, override from the environment and validate; raise ``ConfigError`` listing problems.
+
+    ``semantic=False`` leaves the cross-key checks (``semantic_problems``) to the caller, so that
+    ``check`` can report them together with the portal's problems."""
     env = os.environ if env is None else env
     tree: Any = {}
     if path is not None:
@@ -288,7 +293,7 @@ def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Se
         settings = Settings.model_validate(tree)
     except ValidationError as exc:
         raise ConfigError(_format_validation(exc)) from None
-    problems = semantic_problems(settings)
+    problems = semantic_problems(settings) if semantic else []
     if problems:
         raise ConfigError(problems)
     return settings

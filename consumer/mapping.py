@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import types
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from pydantic import BaseModel
 
 from consumer.config import ContactAction, DealAction
 from consumer.errors import EventRejectedError
@@ -86,27 +90,46 @@ def _dealname(source: Source) -> object:
     return " - ".join(str(p) for p in parts) if parts else None
 
 
+# The Classter fields behind each model entry (relative to the student for contacts, to the
+# registration for deals); the portal check reads their kinds, the getters are built from them.
+CONTACT_SOURCES: dict[str, tuple[str, ...]] = {
+    "email": ("email",),
+    "firstname": ("givenName",),
+    "lastname": ("surname",),
+    "mobilephone": ("mobilePhone",),
+    "date_of_birth": ("dateOfBirth",),
+    "gender": ("gender",),
+    "classter_student_status": ("status",),
+    "classter_external_id": ("externalId",),
+}
+DEAL_SOURCES: dict[str, tuple[str, ...]] = {
+    "dealname": ("student.givenName", "student.surname", "program", "academicPeriod"),
+    "classter_program": ("program",),
+    "classter_stream": ("stream",),
+    "classter_academic_period": ("academicPeriod",),
+    "classter_location": ("location",),
+    "classter_registration_status": ("registrationStatus",),
+    "classter_start_date": ("startDate",),
+    "classter_end_date": ("endDate",),
+}
+_SPECIAL: dict[str, Getter] = {"email": _email, "dealname": _dealname}
+
 CONTACT_MODEL: dict[str, Getter] = {
-    "email": _email,
-    "firstname": joined("givenName"),
-    "lastname": joined("surname"),
-    "mobilephone": joined("mobilePhone"),
-    "date_of_birth": joined("dateOfBirth"),
-    "gender": joined("gender"),
-    "classter_student_status": joined("status"),
-    "classter_external_id": joined("externalId"),
+    p: _SPECIAL.get(p) or joined(*paths) for p, paths in CONTACT_SOURCES.items()
+}
+DEAL_MODEL: dict[str, Getter] = {
+    p: _SPECIAL.get(p) or joined(*paths) for p, paths in DEAL_SOURCES.items()
 }
 
-DEAL_MODEL: dict[str, Getter] = {
-    "dealname": _dealname,
-    "classter_program": joined("program"),
-    "classter_stream": joined("stream"),
-    "classter_academic_period": joined("academicPeriod"),
-    "classter_location": joined("location"),
-    "classter_registration_status": joined("registrationStatus"),
-    "classter_start_date": joined("startDate"),
-    "classter_end_date": joined("endDate"),
-}
+
+def sources(
+    model_sources: Mapping[str, tuple[str, ...]], action: ContactAction | DealAction
+) -> dict[str, tuple[str, ...]]:
+    """The Classter paths behind each property of an action's effective mapping (cf. ``table``)."""
+    out = dict(model_sources) if action.model_mapping else {}
+    for entry in action.custom_mapping:
+        out[entry.hubspot] = tuple(entry.classter)
+    return out
 
 
 def _normalised(getter: Getter) -> Getter:
@@ -127,6 +150,50 @@ def table(model: Mapping[str, Getter], action: ContactAction | DealAction) -> di
         else:
             out[entry.hubspot] = joined(*entry.classter)
     return out
+
+
+def _unwrap(annotation: Any) -> tuple[Any, ...]:
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return tuple(a for a in args if a is not type(None))
+    return (annotation,)
+
+
+def source_kind(root: type[BaseModel], path: str) -> str:
+    """What a dotted path of the event contract holds, for the portal check of property types.
+
+    ``text``, ``number``, ``date``, ``bool``, ``lookup`` (a Classter list value: its
+    description), ``list`` or ``object`` (nothing to write), ``open`` (inside a free-form object
+    such as ``customFields``: unknown until events arrive) or ``unknown`` (not in the contract).
+    """
+    node: Any = root
+    parts = path.split(".")
+    for n, part in enumerate(parts):
+        fields = getattr(node, "model_fields", None)
+        if fields is None or part not in fields:
+            return "unknown"
+        (kind, *_) = _unwrap(fields[part].annotation)
+        last = n == len(parts) - 1
+        origin = typing.get_origin(kind) or kind
+        if origin is dict:
+            return "object" if last else "open"
+        if origin is list:
+            return "list"
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            if last:
+                return "lookup" if "description" in kind.model_fields else "object"
+            node = kind
+            continue
+        if not last:
+            return "unknown"
+        if kind is bool:
+            return "bool"
+        if kind is int:
+            return "number"
+        if kind is dt.date:
+            return "date"
+        return "text"
+    return "unknown"
 
 
 # [0-9], not \d (which takes any script's digits), and \Z, not $ (which allows a final newline)

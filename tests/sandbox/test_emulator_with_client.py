@@ -17,15 +17,10 @@ from consumer.errors import (
     HubSpotTransientError,
     HubSpotValidationError,
 )
+from consumer.hubspot.checks import Report, check_token
 from consumer.hubspot.client import HubObject, HubSpotClient
 from consumer.hubspot.ratelimit import RateLimiter
-from consumer.hubspot.schema import (
-    OWN_PROPERTIES,
-    Report,
-    apply_own_properties,
-    check_token,
-    load_schema,
-)
+from consumer.hubspot.schema import OWN_PROPERTIES, apply_own_properties, load_schema
 from consumer.metrics import Metrics
 from sandbox.emulator import DEFAULT_TOKEN, Emulator
 from tests.sandbox.emulator_support import Api
