@@ -3,7 +3,8 @@
 Owns: acquiring the HTTP port, the HubSpot session, client, limiter and gateway, the portal checks
 that must pass before the first event, the pipeline and the Kafka intake; installing signal
 handlers for SIGTERM/SIGINT (drain, commit, exit); and the exit code. Everything acquired is
-released by one ``AsyncExitStack`` in reverse order.
+released by one ``AsyncExitStack`` in reverse order. ``plan`` is the dry run's smaller lifespan:
+the HubSpot session, the same portal checks, then the planner over a file or a topic.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import signal
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
 
 import aiohttp
 from aiohttp import web
@@ -24,13 +27,15 @@ from consumer.config import Settings
 from consumer.errors import HubSpotAuthError, HubSpotError, KafkaUnavailableError
 from consumer.health import Probe, build_app
 from consumer.hubspot.batching import Gateway
+from consumer.hubspot.checks import Report, check_schema, check_settings, check_token
 from consumer.hubspot.client import HubSpotClient
 from consumer.hubspot.ratelimit import RateLimiter
-from consumer.hubspot.schema import PortalSchema, Report, check_schema, check_token, load_schema
-from consumer.intake import Intake
+from consumer.hubspot.schema import PortalSchema, load_schema
+from consumer.intake import Intake, read_topics
 from consumer.mapping import DEAL_CODE_PROPERTY, STUDENT_ID_PROPERTY
 from consumer.metrics import Metrics
 from consumer.pipeline import Pipeline
+from consumer.plan import Planner, RawRecord, from_file, print_plan
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +77,80 @@ async def hubspot(settings: Settings, token: str, metrics: Metrics) -> AsyncIter
 async def portal_report(
     settings: Settings, client: HubSpotClient, token: str
 ) -> tuple[Report, PortalSchema | None]:
-    """The checks of SPEC section 3 against the portal (shared by ``run`` and ``check``)."""
+    """The checks of SPEC section 3 against the portal (shared by ``run``, ``check``, ``plan``)."""
     report = Report()
+    check_settings(settings, report)
     await check_token(client, token, report)
     if not report.ok:
         return report, None
     schema = await load_schema(client)
     check_schema(settings, schema, report)
     return report, schema
+
+
+def _log_report(report: Report) -> None:
+    for warning in report.warnings:
+        log.warning("config warning: %s", warning, extra={"problem": warning})
+    for problem in report.errors:
+        log.critical("config error: %s", problem, extra={"problem": problem})
+    if report.errors:
+        log.critical(
+            "refusing to start: %d configuration error(s); "
+            "`classter-hubspot check` prints the full report",
+            len(report.errors),
+        )
+
+
+async def _topic_records(
+    settings: Settings,
+    topics: list[str],
+    start: dict[tuple[str, int], int],
+    password: str | None,
+) -> AsyncIterator[RawRecord]:
+    async for record in read_topics(settings.kafka, topics, password=password, start=start):
+        where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+        yield RawRecord(where, record.key, record.value)
+
+
+async def plan(
+    settings: Settings,
+    *,
+    token: str,
+    out: TextIO,
+    file: Path | None = None,
+    topics: list[str] | None = None,
+    start: dict[tuple[str, int], int] | None = None,
+    kafka_password: str | None = None,
+    as_json: bool = False,
+) -> int:
+    """The dry run: print the HubSpot writes the records would make; writes nothing anywhere."""
+    metrics = Metrics(CollectorRegistry())
+    async with hubspot(settings, token, metrics) as handle:
+        try:
+            report, schema = await portal_report(settings, handle.client, token)
+            _log_report(report)
+            if report.token_refused:
+                return EXIT_AUTH
+            if not report.ok or schema is None:
+                return EXIT_CONFIG
+            planner = Planner(settings, schema, handle.client.batch_read)
+            topics = topics or settings.kafka.topics
+            records = (
+                from_file(file)
+                if file is not None
+                else _topic_records(settings, topics, start or {}, kafka_password)
+            )
+            await print_plan(planner, records, out, as_json=as_json)
+        except HubSpotAuthError as exc:
+            log.critical("HubSpot refused the token; stopping", extra={"error": str(exc)})
+            return EXIT_AUTH
+        except HubSpotError as exc:
+            log.critical("HubSpot is not reachable", extra={"error": str(exc)})
+            return EXIT_CONFIG
+        except KafkaUnavailableError as exc:
+            log.critical("Kafka is not reachable", extra={"error": str(exc)})
+            return EXIT_KAFKA
+    return EXIT_OK
 
 
 async def run(
@@ -111,11 +182,10 @@ async def run(
         except HubSpotError as exc:
             log.critical("HubSpot is not reachable at start", extra={"error": str(exc)})
             return EXIT_CONFIG
-        for warning in report.warnings:
-            log.warning("config warning", extra={"problem": warning})
+        _log_report(report)
+        if report.token_refused:
+            return EXIT_AUTH
         if not report.ok or schema is None:
-            for problem in report.errors:
-                log.critical("config error", extra={"problem": problem})
             return EXIT_CONFIG
         probe.hubspot_ok = True
 

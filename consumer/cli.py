@@ -1,9 +1,10 @@
 """The command line: parse arguments, load config and secrets, run one command; no logic.
 
 Commands (SPEC section 8): ``run`` (the daemon), ``check [--apply] [--json]`` (the portal checks
-of section 3, optionally creating the daemon's own properties) and ``schema`` (print the JSON
-Schemas of the event contract and of the config file). Exit codes: 0 ok, 1 configuration error
-or failed check, 2 HubSpot refused the token, 3 Kafka unreachable.
+of section 3, optionally creating the daemon's own properties), ``plan`` (the dry run: the writes
+that records of a JSONL file or of the topics would make) and ``schema`` (print the JSON Schemas
+of the event contract and of the config file). Exit codes: 0 ok, 1 configuration error or failed
+check, 2 HubSpot refused the token, 3 Kafka unreachable.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from prometheus_client import CollectorRegistry
 
 from consumer import app, config, events, logs
 from consumer.errors import ConfigError, HubSpotAuthError, HubSpotError
-from consumer.hubspot.schema import Report, apply_own_properties
+from consumer.hubspot.checks import Report
+from consumer.hubspot.schema import apply_own_properties
 from consumer.metrics import Metrics
 
 
@@ -31,8 +33,33 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="run the daemon until SIGTERM")
     check = sub.add_parser("check", help="check the config against the HubSpot portal")
-    for cmd in (run, check):
+    plan = sub.add_parser(
+        "plan", help="dry run: print the HubSpot writes that events would make, writing nothing"
+    )
+    for cmd in (run, check, plan):
         cmd.add_argument("--config", "-c", type=Path, required=True, help="the YAML config file")
+    source = plan.add_mutually_exclusive_group(required=True)
+    source.add_argument("--file", type=Path, help="read records from this JSONL file")
+    source.add_argument(
+        "--kafka",
+        action="store_true",
+        help="read the topics from the earliest offsets to their current end, without a "
+        "consumer group (commits nothing)",
+    )
+    plan.add_argument(
+        "--topic",
+        action="append",
+        help="with --kafka: a topic to read (repeatable; default: kafka.topics)",
+    )
+    plan.add_argument(
+        "--offset",
+        action="append",
+        type=_offset,
+        default=[],
+        metavar="TOPIC:PARTITION:OFFSET",
+        help="with --kafka: start this partition here instead of the earliest offset",
+    )
+    plan.add_argument("--json", action="store_true", help="print JSON Lines, then a summary line")
     check.add_argument(
         "--apply",
         action="store_true",
@@ -50,8 +77,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(path: Path) -> tuple[config.Settings, str]:
-    settings = config.load_settings(path)
+def _offset(text: str) -> tuple[str, int, int]:
+    head, _, offset = text.rpartition(":")
+    topic, _, partition = head.rpartition(":")
+    if not (topic and partition.isdigit() and offset.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected TOPIC:PARTITION:OFFSET")
+    return topic, int(partition), int(offset)
+
+
+def _load(path: Path, *, semantic: bool = True) -> tuple[config.Settings, str]:
+    settings = config.load_settings(path, semantic=semantic)
     token = config.read_secret(config.TOKEN_ENV, settings.hubspot.token_file)
     if not token:
         raise ConfigError([f"hubspot token: set {config.TOKEN_ENV} or hubspot.token_file"])
@@ -107,18 +142,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return app.EXIT_OK
     try:
-        settings, token = _load(args.config)
+        # check reports the cross-key problems together with the portal's
+        settings, token = _load(args.config, semantic=args.command != "check")
     except ConfigError as exc:
-        _print_config_error(exc)
+        if args.command == "check":
+            _print_report(Report(errors=list(exc.problems)), args.json)
+        else:
+            _print_config_error(exc)
         return app.EXIT_CONFIG
     logs.setup(settings.logging.level)
     if args.command == "check":
         try:
             report = asyncio.run(_check(settings, token, args.apply))
-        except HubSpotAuthError:
-            report = Report(errors=["hubspot token: HubSpot refused it (401/403)"])
+        except HubSpotAuthError as exc:
+            report = Report(errors=[f"hubspot token: HubSpot refused it: {exc}"])
         except HubSpotError as exc:
-            report = Report(errors=[f"hubspot: {exc}"])
+            report = Report(errors=[f"hubspot.base_url: HubSpot did not answer: {exc}"])
         _print_report(report, args.json)
         return app.EXIT_OK if report.ok else app.EXIT_CONFIG
     try:
@@ -126,4 +165,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         _print_config_error(exc)
         return app.EXIT_CONFIG
+    if args.command == "plan":
+        return asyncio.run(
+            app.plan(
+                settings,
+                token=token,
+                out=sys.stdout,
+                file=args.file,
+                topics=args.topic,
+                start={(t, p): o for t, p, o in args.offset},
+                kafka_password=password,
+                as_json=args.json,
+            )
+        )
     return asyncio.run(app.run(settings, token=token, kafka_password=password))

@@ -16,7 +16,7 @@ import logging
 import ssl
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -271,7 +271,11 @@ class Intake:
                 )
                 self.fatal = exc
                 self._stop.set()
-                return  # not finished: it will be redelivered after the token is fixed
+                # queued events would meet the same refusal: leave them (and this one)
+                # unfinished, to be redelivered once the token is fixed
+                for dropped in self._scheduler.drop(lambda _: True):
+                    self._open[dropped.tp] -= 1
+                return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -397,3 +401,83 @@ class Intake:
     @property
     def buffered(self) -> int:
         return self._scheduler.size
+
+
+# -- reading without a group (the dry run) ----------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class TopicRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+async def read_topics(
+    settings: KafkaSettings,
+    topics: list[str],
+    *,
+    password: str | None = None,
+    start: dict[tuple[str, int], int] | None = None,
+    idle_timeout_s: float = 30.0,
+) -> AsyncIterator[TopicRecord]:
+    """Every record of ``topics`` from the earliest offsets (or ``start[(topic, partition)]``)
+    up to the end offsets as they were when reading began, in order per partition.
+
+    No consumer group (nothing can be committed) and no producer: it changes nothing in Kafka.
+    Raises ``KafkaUnavailableError`` when the broker cannot be reached, a topic does not exist,
+    or no record arrives for ``idle_timeout_s`` while some are still due.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        client_id="classter-hubspot-plan",
+        **kafka_security(settings, password),
+    )
+    try:
+        await consumer.start()
+    except KafkaError as exc:
+        raise KafkaUnavailableError(
+            f"cannot reach Kafka at {settings.bootstrap_servers}: {type(exc).__name__}: {exc}"
+        ) from None
+    try:
+        known = await consumer.topics()
+        missing = [t for t in topics if t not in known]
+        if missing:
+            raise KafkaUnavailableError(f"topic(s) not found: {', '.join(missing)}")
+        tps = [
+            TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t))
+        ]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        begins = await consumer.beginning_offsets(tps)
+        due: set[TopicPartition] = set()
+        for tp in tps:
+            position = max(begins[tp], (start or {}).get((tp.topic, tp.partition), begins[tp]))
+            consumer.seek(tp, position)
+            if position < ends[tp]:
+                due.add(tp)
+        idle_since = time.monotonic()
+        while due:
+            batch = await consumer.getmany(*due, timeout_ms=500, max_records=500)
+            for tp, records in batch.items():
+                for record in records:
+                    if record.offset < ends[tp]:
+                        idle_since = time.monotonic()
+                        yield TopicRecord(
+                            tp.topic, tp.partition, record.offset, record.key, record.value
+                        )
+            for tp in list(due):
+                if await consumer.position(tp) >= ends[tp]:
+                    due.discard(tp)
+            if due and time.monotonic() - idle_since > idle_timeout_s:
+                raise KafkaUnavailableError(
+                    f"no records for {idle_timeout_s:g}s while {len(due)} partition(s) are unread"
+                )
+    except KafkaError as exc:
+        raise KafkaUnavailableError(f"reading failed: {type(exc).__name__}: {exc}") from None
+    finally:
+        with contextlib.suppress(KafkaError):
+            await consumer.stop()

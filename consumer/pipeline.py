@@ -15,6 +15,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from consumer import rules
 from consumer.config import Settings
@@ -28,7 +29,6 @@ from consumer.errors import (
     HubSpotValidationError,
 )
 from consumer.events import Event
-from consumer.hubspot.batching import Gateway
 from consumer.hubspot.client import HubObject
 from consumer.hubspot.schema import PortalSchema
 from consumer.mapping import (
@@ -55,6 +55,20 @@ class Outcome:
     writes: tuple[str, ...] = ()
 
 
+class Crm(Protocol):
+    """The record operations the pipeline needs. ``hubspot.batching.Gateway`` sends them to
+    HubSpot; the dry run (``consumer.plan``) answers reads from HubSpot and records the writes
+    on a simulated copy instead, so ``plan`` and ``run`` share every decision made here."""
+
+    async def contact_by(self, id_property: str, value: str) -> HubObject | None: ...
+    async def deal_by_code(self, code: str) -> HubObject | None: ...
+    async def create_contact(self, properties: dict[str, str]) -> HubObject: ...
+    async def update_contact(self, record_id: str, properties: dict[str, str]) -> HubObject: ...
+    async def create_deal(self, properties: dict[str, str], contact_id: str) -> HubObject: ...
+    async def update_deal(self, record_id: str, properties: dict[str, str]) -> HubObject: ...
+    async def associate(self, deal_id: str, contact_id: str) -> None: ...
+
+
 class _Retry(Exception):
     """A create lost a race (409); look everything up again."""
 
@@ -70,7 +84,7 @@ class Pipeline:
         self,
         settings: Settings,
         schema: PortalSchema,
-        gateway: Gateway,
+        gateway: Crm,
         metrics: Metrics,
         *,
         now: Callable[[], dt.datetime] | None = None,
