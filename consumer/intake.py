@@ -443,6 +443,9 @@ async def read_topics(
             f"cannot reach Kafka at {settings.bootstrap_servers}: {type(exc).__name__}: {exc}"
         ) from None
     try:
+        # without a subscription the client tracks no topic: ask for the cluster's metadata
+        # (aiokafka has no public call that fills partitions_for_topic otherwise)
+        await consumer._client.force_metadata_update()
         known = await consumer.topics()
         missing = [t for t in topics if t not in known]
         if missing:

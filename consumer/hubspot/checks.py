@@ -196,8 +196,8 @@ def _check_type(
     fields = " + ".join(paths)
     if kind in ("list", "object"):
         report.errors.append(
-            f"{where}: {fields} is a {kind} in the event contract and writes nothing; "
-            "map one of its scalar fields instead (e.g. program.description)"
+            f"{where}: {fields} is {'an' if kind == 'object' else 'a'} {kind} in the event "
+            "contract and writes nothing; map a field inside it instead"
         )
         return
     if spec.type in _HOLDS:
