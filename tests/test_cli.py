@@ -219,3 +219,15 @@ async def test_plan_prints_each_records_decisions_and_writes_and_writes_nothing(
             "deadLetters": {"invalid_json": 1},
         }
     }
+
+
+def test_plan_offsets_parse_as_topic_partition_offset() -> None:
+    args = cli._parser().parse_args(
+        ["plan", "-c", "x.yaml", "--kafka", "--offset", "classter.students:3:120"]
+    )
+    assert args.offset == [("classter.students", 3, 120)]
+    assert args.kafka and args.file is None
+    with pytest.raises(SystemExit):
+        cli._parser().parse_args(["plan", "-c", "x.yaml", "--kafka", "--offset", "t:x:1"])
+    with pytest.raises(SystemExit):
+        cli._parser().parse_args(["plan", "-c", "x.yaml"])  # a source is required

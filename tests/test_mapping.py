@@ -482,3 +482,49 @@ def test_a_long_string_from_a_mapping_is_cut() -> None:
     props = contact(custom(("scholarship", ["note"])), {"note": "x" * (MAX_STRING + 10)})
 
     assert len(props["scholarship"]) == MAX_STRING
+
+
+# -- what the portal check reads: the fields behind each property and their kinds ---------------
+@pytest.mark.parametrize(
+    ("root", "path", "kind"),
+    [
+        ("student", "id", "number"),
+        ("student", "givenName", "text"),
+        ("student", "dateOfBirth", "date"),
+        ("student", "status", "lookup"),
+        ("student", "status.description", "text"),
+        ("student", "customFields", "object"),
+        ("student", "customFields.customFieldTxt1", "open"),
+        ("student", "nickName", "unknown"),
+        ("student", "givenName.first", "unknown"),
+        ("registration", "globalCode", "number"),
+        ("registration", "program", "lookup"),
+        ("registration", "semesters", "list"),
+        ("registration", "fromReRegistration", "bool"),
+        ("registration", "student.surname", "text"),
+        ("registration", "student.customFields.x", "open"),
+    ],
+)
+def test_source_kind_reads_the_event_contract(root: str, path: str, kind: str) -> None:
+    from consumer.events import Registration, Student  # noqa: PLC0415
+    from consumer.mapping import source_kind  # noqa: PLC0415
+
+    assert source_kind(Student if root == "student" else Registration, path) == kind
+
+
+def test_the_model_tables_are_built_from_the_sources_the_check_reads() -> None:
+    from consumer.mapping import (  # noqa: PLC0415
+        CONTACT_MODEL,
+        CONTACT_SOURCES,
+        DEAL_MODEL,
+        DEAL_SOURCES,
+        sources,
+    )
+
+    assert list(CONTACT_MODEL) == list(CONTACT_SOURCES)
+    assert list(DEAL_MODEL) == list(DEAL_SOURCES)
+    action = ContactAction.model_validate(
+        {"custom_mapping": [{"hubspot": "firstname", "classter": ["a", "b"]}]}
+    )
+    assert sources(CONTACT_SOURCES, action)["firstname"] == ("a", "b")
+    assert sources(CONTACT_SOURCES, ContactAction(model_mapping=False)) == {}

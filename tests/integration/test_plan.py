@@ -112,6 +112,8 @@ async def test_plan_of_the_sample_makes_exactly_the_writes_the_daemon_then_makes
         strip = [{k: v for k, v in row.items() if k != "source"} for row in from_topic]
         assert strip == [{k: v for k, v in row.items() if k != "source"} for row in from_file]
         assert [row["source"]["offset"] for row in from_topic[:-1]] == list(range(len(records)))
+        tail = await plan_rows(settings, topics=[topic], start={(topic, 0): len(records) - 3})
+        assert [r["source"]["offset"] for r in tail[:-1]] == [len(records) - n for n in (3, 2, 1)]
         # nothing committed for the daemon's group, nothing produced
         assert sum((await group_lag(kafka_bootstrap, group, [topic])).values()) == len(records)
         assert await read_all(kafka_bootstrap, dlq) == []
