@@ -108,7 +108,7 @@ async def _check(settings: config.Settings, token: str, apply: bool) -> Report:
             if created:
                 # check again, so the report describes the portal as it now is
                 report, _ = await app.portal_report(settings, handle.client, token)
-                report.info.extend(f"created property {name}" for name in created)
+                report.info[:0] = [f"created property {name}" for name in created]
         return report
 
 

@@ -160,8 +160,9 @@ def _check_mapping(
     model = CONTACT_SOURCES if object_type == "contacts" else DEAL_SOURCES
     custom = {e.hubspot: n for n, e in enumerate(action.custom_mapping)}
     own = {d["name"] for d in OWN_PROPERTIES[object_type]}
-    checked = 0
-    for prop, paths in sources(model, action).items():
+    mapped = sources(model, action)
+    fine = 0
+    for prop, paths in mapped.items():
         where = (
             f"{key}.custom_mapping[{custom[prop]}]" if prop in custom else f"{key}.model_mapping"
         )
@@ -174,7 +175,7 @@ def _check_mapping(
         if spec.read_only:
             report.errors.append(f"{where}: HubSpot property {prop!r} is read-only")
             continue
-        checked += 1
+        errors = len(report.errors)
         kind, unknown = _kind(object_type, paths)
         if unknown:
             report.warnings.append(
@@ -182,7 +183,10 @@ def _check_mapping(
                 f"contract; it writes nothing to {prop!r} unless Classter sends it"
             )
         _check_type(where, prop, spec, (kind, paths), report)
-    report.info.append(f"{key}: {checked} mapped properties exist and can hold their values")
+        fine += len(report.errors) == errors
+    report.info.append(
+        f"{key}: {fine} of {len(mapped)} mapped properties exist and can hold their values"
+    )
 
 
 def _check_type(
