@@ -11,7 +11,7 @@ HubSpot (it holds only a read function, never the client) or to Kafka (topics ar
 
 Not predicted: HubSpot's own value checks beyond the mapping's (an e-mail address HubSpot finds
 malformed, say), and the order in which a real run interleaves one student's records of two
-topics (see ``docs/plan.md``).
+topics (see ``docs/check-and-plan.md``).
 """
 
 from __future__ import annotations
