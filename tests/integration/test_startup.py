@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 import pytest
@@ -118,8 +119,15 @@ async def test_a_token_refused_at_start_exits_2(
     )
 
 
-async def test_a_token_revoked_while_running_stops_the_daemon_without_dead_letters(
-    stack: Stack, emulator: Emulator, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    "tokens",
+    [
+        pytest.param([{"token": "pat-na1-rotated"}], id="401-token-revoked"),
+        pytest.param([{"token": TOKEN, "scopes": ["crm.objects.deals.read"]}], id="403-scopes"),
+    ],
+)
+async def test_a_token_refused_while_running_stops_the_daemon_without_dead_letters(
+    stack: Stack, emulator: Emulator, caplog: pytest.LogCaptureFixture, tokens: list[Any]
 ) -> None:
     registry = CollectorRegistry()
     task = asyncio.create_task(
@@ -132,9 +140,7 @@ async def test_a_token_revoked_while_running_stops_the_daemon_without_dead_lette
         await asyncio.sleep(0.1)
     async with (
         aiohttp.ClientSession() as session,
-        session.put(
-            f"{emulator.url}/_emulator/config", json={"tokens": [{"token": "pat-na1-rotated"}]}
-        ) as resp,
+        session.put(f"{emulator.url}/_emulator/config", json={"tokens": tokens}) as resp,
     ):
         assert resp.status == 200
     events = [b.record(stack.students, b.student_changed(n)) for n in range(1, 6)]
