@@ -43,6 +43,7 @@ from consumer.errors import (
     EventRejectedError,
     HubSpotAuthError,
     HubSpotConflictError,
+    HubSpotTransientError,
 )
 from consumer.events import Event, decode_record
 from consumer.hubspot.client import HubObject
@@ -377,7 +378,10 @@ class Planner:
                 decoded.append(decode_record(record.key, record.value))
             except BadInputError as exc:
                 decoded.append(exc)
-        await self.dry.prefetch(self._keys(e for e in decoded if isinstance(e, Event)))
+        # only an optimisation: on a transient error each lookup reads alone, with the
+        # pipeline's retries
+        with contextlib.suppress(HubSpotTransientError):
+            await self.dry.prefetch(self._keys(e for e in decoded if isinstance(e, Event)))
         return [await self._one(r, d) for r, d in zip(records, decoded, strict=True)]
 
     async def _one(self, record: RawRecord, decoded: Event | BadInputError) -> EventPlan:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from consumer.config import ContactAction, DealAction, Settings, semantic_problems
-from consumer.errors import HubSpotAuthError
+from consumer.errors import HubSpotAuthError, HubSpotValidationError
 from consumer.events import Registration, Student
 from consumer.hubspot.client import HubSpotClient
 from consumer.hubspot.schema import OWN_PROPERTIES, UNIQUE_PROPERTIES, PortalSchema
@@ -58,10 +58,21 @@ class Report:
 async def check_token(client: HubSpotClient, token: str, report: Report) -> None:
     try:
         info = await client.token_info(token)
-    except HubSpotAuthError:
-        report.token_refused = True
-        report.errors.append(
-            f"{TOKEN_KEY}: HubSpot does not accept this token (401: invalid, expired or revoked)"
+    except (HubSpotAuthError, HubSpotValidationError):
+        try:
+            await client.get_properties("contacts")
+        except HubSpotAuthError:
+            report.token_refused = True
+            report.errors.append(
+                f"{TOKEN_KEY}: HubSpot does not accept this token "
+                "(401: invalid, expired or revoked)"
+            )
+            return
+        # the API takes it, the token-info endpoint does not describe it (a service key?)
+        report.warnings.append(
+            f"{TOKEN_KEY}: HubSpot accepts the token but its token-info endpoint does not "
+            "describe it (a service key?), so its scopes cannot be checked in advance; a "
+            "missing scope will stop the daemon at its first refused call"
         )
         return
     scopes = set(info.get("scopes") or [])

@@ -51,6 +51,9 @@ class TokenGrant:
     hub_id: int = HUB_ID
     app_id: int = APP_ID
     user_id: int = USER_ID
+    # False: a credential the private-app token-info endpoint does not describe (a service key,
+    # for which HubSpot's answer is not documented); the API itself still accepts it
+    introspectable: bool = True
 
 
 @dataclass(slots=True)

@@ -233,7 +233,7 @@ async def token_info(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     key = body.get("tokenKey") if isinstance(body, dict) else None
     grant = _st(request).config.grant(key) if isinstance(key, str) else None
-    if grant is None:
+    if grant is None or not grant.introspectable:
         raise invalid_authentication("The access token provided is invalid or has been revoked.")
     return reply(
         200,

@@ -73,10 +73,14 @@ async def report_of(settings: Settings, token: str = DEFAULT_TOKEN) -> Report:
         return report
 
 
-async def prepare(emulator: Emulator) -> None:
+async def prepare_with(emulator: Emulator, token: str) -> None:
     settings = settings_for(emulator.url)
-    async with app.hubspot(settings, DEFAULT_TOKEN, Metrics(CollectorRegistry())) as handle:
+    async with app.hubspot(settings, token, Metrics(CollectorRegistry())) as handle:
         await apply_own_properties(handle.client, await load_schema(handle.client))
+
+
+async def prepare(emulator: Emulator) -> None:
+    await prepare_with(emulator, DEFAULT_TOKEN)
 
 
 @pytest.fixture
@@ -108,6 +112,20 @@ async def test_a_token_hubspot_does_not_know_is_refused_and_flagged() -> None:
     assert report.errors == [
         "hubspot token (HUBSPOT_TOKEN or hubspot.token_file): HubSpot does not accept this "
         "token (401: invalid, expired or revoked)"
+    ]
+
+
+async def test_a_token_the_api_takes_but_token_info_does_not_describe_only_warns() -> None:
+    config = EmulatorConfig(tokens=[TokenGrant("svc-key", introspectable=False)])
+    async with Emulator(config) as emulator:
+        await prepare_with(emulator, "svc-key")
+        report = await report_of(settings_for(emulator.url), token="svc-key")
+    assert report.errors == []
+    assert not report.token_refused
+    assert report.warnings == [
+        "hubspot token (HUBSPOT_TOKEN or hubspot.token_file): HubSpot accepts the token but "
+        "its token-info endpoint does not describe it (a service key?), so its scopes cannot "
+        "be checked in advance; a missing scope will stop the daemon at its first refused call"
     ]
 
 
