@@ -249,3 +249,31 @@ async def test_a_student_without_email_is_skipped_until_an_event_brings_the_addr
     assert crm["deals"]["northwind:171"]["contact"] == "northwind:71"
     assert second.metric(SKIPS, rule="no_email") == 0
     assert second.metric(FINISHED, outcome="synced") == 2
+
+
+async def test_an_existing_deal_is_associated_with_a_contact_that_already_existed(
+    stack: Stack,
+) -> None:
+    await stack.publish([b.record(stack.students, b.student_changed(14))])
+    await stack.run()
+    # a deal carried over from before the integration: it has the code, but no contact
+    await stack.seed(
+        {
+            "deals": [
+                {
+                    "properties": {
+                        "dealname": "Legacy deal",
+                        "pipeline": "default",
+                        "dealstage": "appointmentscheduled",
+                        "classter_deal_code": "northwind:114",
+                    }
+                }
+            ]
+        }
+    )
+    await stack.publish([b.record(stack.registrations, b.registration_changed(114, 14))])
+    await stack.run()
+
+    deal = (await stack.crm())["deals"]["northwind:114"]
+    assert deal["contact"] == "northwind:14"
+    assert deal["dealstage"] == "closedwon"
