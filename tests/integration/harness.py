@@ -3,6 +3,8 @@
 ``Stack`` publishes records, prepares the portal as ``check --apply`` would, runs the daemon's
 real lifespan (``consumer.app.run``) until its consumer group has no lag, then stops it as
 SIGTERM would, and reads back the emulator's state and the DLQ. Tests assert on those.
+``Stack.running`` keeps the daemon alive inside a block, with its bound HTTP port, for tests
+that scrape ``/metrics`` or change the portal while it runs.
 """
 
 from __future__ import annotations

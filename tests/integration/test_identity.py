@@ -236,3 +236,27 @@ async def test_a_contact_whose_email_belongs_to_another_student_is_not_adopted(
         "email_conflict",
         "email_conflict",
     ]
+
+
+async def test_two_students_sharing_an_address_in_one_run_make_one_contact_and_one_conflict(
+    stack: Stack,
+) -> None:
+    family = "papadakis.family@example.org"
+    await stack.publish(
+        [
+            b.record(stack.students, b.student_changed(sid, email=family))
+            for sid in (2608, 2609)  # two keys: two partitions or lanes, racing each other
+        ]
+    )
+    assert (await stack.run()).code == 0
+
+    dump = await stack.dump()
+    assert [c["properties"]["email"] for c in dump["contacts"]] == [family]
+    owner = dump["contacts"][0]["properties"]["classter_student_id"]
+    [letter] = await stack.dead_letters()
+    assert _headers(letter.headers)["x-error-reason"] == "email_conflict"
+    # the one dead-lettered is the one that did not get the contact
+    assert {owner, f"northwind:{letter.key.decode() if letter.key else ''}"} == {
+        "northwind:2608",
+        "northwind:2609",
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox.emulator import Emulator
+from sandbox.emulator.faults import FaultPlan, FaultRule
 from tests.integration import builders as b
 from tests.integration.harness import Stack
 
@@ -102,3 +103,58 @@ async def test_a_contact_written_before_its_rejected_deal_stays(
         if status not in ("200", "201")
     ]
     assert sum(refused) >= 1
+
+
+async def test_an_update_hubspot_rejects_fails_only_its_own_event_in_the_batch(
+    stack: Stack,
+) -> None:
+    await stack.publish([b.record(stack.students, b.student_changed(sid)) for sid in range(1, 6)])
+    await stack.run()
+    await stack.publish(
+        [
+            b.record(
+                stack.students,
+                b.student_changed(
+                    sid,
+                    givenName=f"Renamed{sid}",
+                    email="no-domain@example" if sid == 3 else f"student{sid}@example.org",
+                ),
+            )
+            for sid in range(1, 6)
+        ]
+    )
+    run = await stack.run()
+
+    contacts = (await stack.crm())["contacts"]
+    assert {k: c["firstname"] for k, c in contacts.items()} == {
+        "northwind:1": "Renamed1",
+        "northwind:2": "Renamed2",
+        "northwind:3": "Given3",
+        "northwind:4": "Renamed4",
+        "northwind:5": "Renamed5",
+    }
+    assert contacts["northwind:3"]["email"] == "student3@example.org"
+    [letter] = await stack.dead_letters()
+    assert letter.key == b"3"
+    assert _headers(letter.headers)["x-error-reason"] == "invalid_email"
+    assert run.metric(FINISHED, outcome="synced") == 4
+
+
+async def test_a_transient_hubspot_failure_is_retried_not_dead_lettered(
+    stack: Stack, emulator: Emulator
+) -> None:
+    await stack.publish(
+        [
+            b.record(stack.students, b.student_changed(1)),
+            b.record(stack.registrations, b.registration_changed(101, 1)),
+        ]
+    )
+    emulator.state.faults.install(
+        FaultPlan(rules=[FaultRule(status=503, count=3, path_contains="/batch/create")]), 0
+    )
+    run = await stack.run()
+
+    crm = await stack.crm()
+    assert crm["deals"]["northwind:101"]["contact"] == "northwind:1"
+    assert await stack.dead_letters() == []
+    assert run.metric("classter_hubspot_retries_total", cause="transient") >= 3
