@@ -14,7 +14,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -162,8 +162,12 @@ async def run(
     registry: CollectorRegistry | None = None,
     stop: asyncio.Event | None = None,
     install_signals: bool = True,
+    on_http_port: Callable[[int], None] | None = None,
 ) -> int:
-    """Run the daemon until SIGTERM/SIGINT (or ``stop``); returns the process exit code."""
+    """Run the daemon until SIGTERM/SIGINT (or ``stop``); returns the process exit code.
+
+    ``on_http_port`` is told the port the HTTP server bound (``http.port: 0`` picks a free one).
+    """
     metrics = Metrics(registry or CollectorRegistry())
     probe = Probe(started_at=time.time())
     async with contextlib.AsyncExitStack() as stack:
@@ -173,6 +177,9 @@ async def run(
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         await web.TCPSite(runner, settings.http.host, settings.http.port).start()
+        http_port = int(runner.addresses[0][1])
+        if on_http_port is not None:
+            on_http_port(http_port)
 
         handle = await stack.enter_async_context(hubspot(settings, token, metrics))
         try:
@@ -223,7 +230,12 @@ async def run(
                 loop.add_signal_handler(sig, intake.stop)
                 stack.callback(loop.remove_signal_handler, sig)
         log.info(
-            "started", extra={"topics": settings.kafka.topics, "group_id": settings.kafka.group_id}
+            "started",
+            extra={
+                "topics": settings.kafka.topics,
+                "group_id": settings.kafka.group_id,
+                "http_port": http_port,
+            },
         )
         await intake.run()
         if intake.fatal is not None:

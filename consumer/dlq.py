@@ -14,13 +14,17 @@ from dataclasses import dataclass
 
 # the local part takes every character RFC 5322 allows unquoted ("a=b@x.org" is an address)
 _EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(\.[\w-]+)+")
+# What is left with an "@" is an address too, only malformed: HubSpot's INVALID_EMAIL message
+# quotes the very address it refused ("Email address maria@example is invalid").
+_AT_WORD = re.compile(r"[^\s\"'<>()\[\]{},;:]*@[^\s\"'<>()\[\]{},;:]*")
 _BEARER = re.compile(r"(pat-[a-z0-9]+-[\w-]+|Bearer\s+\S+)", re.IGNORECASE)
 MAX_MESSAGE = 300
 
 
 def scrub(text: str, limit: int | None = MAX_MESSAGE) -> str:
-    """Mask e-mail addresses and anything shaped like a HubSpot token; cut to ``limit``."""
-    clean = _BEARER.sub("[redacted]", _EMAIL.sub("[email]", text))
+    """Mask e-mail addresses (well-formed or not: no "@" survives) and anything shaped like a
+    HubSpot token; cut to ``limit``."""
+    clean = _BEARER.sub("[redacted]", _AT_WORD.sub("[email]", _EMAIL.sub("[email]", text)))
     return clean if limit is None else clean[:limit]
 
 

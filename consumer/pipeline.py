@@ -272,8 +272,12 @@ class Pipeline:
             if changes:
                 await self._gw.update_deal(deal.id, changes)
                 writes.append("deal.update")
-        if deal is not None and any(w.startswith("contact.") for w in writes):
-            # the deal predates this contact record: make sure they are associated
+        if deal is not None and writes:
+            # Associate an existing deal whenever this event wrote: the deal may predate this
+            # contact record (created or adopted just now), or have been carried over from
+            # before the integration with its code but no contact (SPEC 4: every deal is
+            # associated). Associating twice is harmless, and riding along with a write keeps a
+            # replay that changes nothing free of calls.
             await self._gw.associate(deal.id, contact.id)
             writes.append("deal.associate")
         if (

@@ -23,6 +23,7 @@ class Record:
     """One record to publish: ``value`` None is a tombstone, ``key`` None a keyless record.
 
     ``timestamp_ms`` (Unix ms) sets the record's Kafka timestamp (CreateTime); None: now.
+    ``partition`` None lets the producer's partitioner choose (by key).
     """
 
     topic: str
@@ -30,6 +31,7 @@ class Record:
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = ()
     timestamp_ms: int | None = None
+    partition: int | None = None
 
 
 @dataclass
@@ -98,6 +100,7 @@ async def publish(bootstrap: str, records: Iterable[Record]) -> int:
                     key=record.key,
                     headers=list(record.headers) or None,
                     timestamp_ms=record.timestamp_ms,
+                    partition=record.partition,
                 )
             )
             count += 1

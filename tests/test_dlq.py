@@ -88,6 +88,36 @@ def test_scrub_examples(raw: str, clean: str) -> None:
     assert scrub(raw) == clean
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        "maria.example@example",  # no top-level domain: HubSpot's INVALID_EMAIL
+        "maria@@example.org",
+        "maria.example@example.",
+        "maria.example@",
+        "@example.org",
+        "maria.example@localhost:8080",
+    ],
+)
+def test_a_malformed_address_hubspot_quotes_back_is_masked_too(address: str) -> None:
+    message = (
+        'Property values were not valid: [{"isValid":false,"message":"Email address '
+        f'{address} is invalid","error":"INVALID_EMAIL","name":"email"}}]'
+    )
+
+    text = scrub(message, None)
+
+    assert "@" not in text
+    assert "maria" not in text
+    assert "INVALID_EMAIL" in text
+
+
+@given(text=st.text(max_size=200))
+@PROPERTY
+def test_no_at_sign_survives_scrubbing(text: str) -> None:
+    assert "@" not in scrub(text, None)
+
+
 def test_a_scrubbed_message_is_short() -> None:
     assert len(scrub("x" * 10_000)) == MAX_MESSAGE
 
