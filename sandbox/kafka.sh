@@ -10,11 +10,20 @@
 #   sandbox/kafka.sh status             exit 0 when running and answering
 #   sandbox/kafka.sh reset              stop and wipe the state dir
 #   sandbox/kafka.sh tool NAME ARGS...  Kafka's own CLI tools (consumer-groups, topics, ...)
+#   sandbox/kafka.sh certs [DIR]        a test CA, a broker certificate for 127.0.0.1/localhost
+#                                       and a client certificate, PEM files in DIR (openssl)
 #
 # Knobs: KAFKA_PORT (39092), KAFKA_CONTROLLER_PORT (39093), KAFKA_STATE_DIR
 # (<repo>/.cache/kafka-state), KAFKA_HEAP_OPTS (-Xmx512m -Xms256m), KAFKA_START_TIMEOUT_S (90),
 # JAVA (java from JAVA_HOME or PATH), KAFKA_PYTHON (<repo>/.venv/bin/python, for the readiness
 # probe; without it the probe is Kafka's broker-api-versions tool).
+# Secured listeners, each off unless its port is set (the plaintext one always stays, for tools):
+# KAFKA_SASL_SSL_PORT (SASL over TLS), KAFKA_SASL_PLAINTEXT_PORT (SASL without TLS),
+# KAFKA_SSL_PORT (TLS with a required client certificate). SASL listeners accept PLAIN,
+# SCRAM-SHA-256 and SCRAM-SHA-512 for the users of KAFKA_SASL_USERS ("name:password,...";
+# default "classter:classter-test-secret"); SCRAM credentials are written when the storage is
+# formatted, so changing users needs `reset`. KAFKA_SSL_DIR (<state dir>/tls) holds the PEM
+# files of `certs`, made at the first start that needs them. Test credentials only.
 # Brokers with different state dirs and ports run side by side. Progress goes to stderr.
 set -euo pipefail
 
@@ -31,6 +40,11 @@ KAFKA_STATE_DIR="${KAFKA_STATE_DIR:-$ROOT/.cache/kafka-state}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}"
 KAFKA_START_TIMEOUT_S="${KAFKA_START_TIMEOUT_S:-90}"
 KAFKA_PYTHON="${KAFKA_PYTHON:-$ROOT/.venv/bin/python}"
+KAFKA_SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-}"
+KAFKA_SASL_PLAINTEXT_PORT="${KAFKA_SASL_PLAINTEXT_PORT:-}"
+KAFKA_SSL_PORT="${KAFKA_SSL_PORT:-}"
+KAFKA_SASL_USERS="${KAFKA_SASL_USERS:-classter:classter-test-secret}"
+KAFKA_SSL_DIR="${KAFKA_SSL_DIR:-$KAFKA_STATE_DIR/tls}"
 if [[ -n "${JAVA:-}" ]]; then :
 elif [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then JAVA="$JAVA_HOME/bin/java"
 else JAVA=java
@@ -201,15 +215,101 @@ print_log_tail() {
   done
 }
 
+# --- TLS and SASL (test credentials) ---------------------------------------------------------
+
+secured() { [[ -n "$KAFKA_SASL_SSL_PORT$KAFKA_SASL_PLAINTEXT_PORT$KAFKA_SSL_PORT" ]]; }
+
+# One key and certificate signed by the CA in DIR: DIR NAME CN EXTENSIONS (openssl -extfile).
+sign_cert() {
+  local dir="$1" name="$2" cn="$3" ext="$4"
+  openssl req -new -newkey rsa:2048 -nodes -subj "/CN=$cn" \
+    -keyout "$dir/$name.key" -out "$dir/$name.csr" 2>/dev/null
+  openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+    -CAcreateserial -days 3650 -sha256 -extfile <(printf '%s\n' "$ext") \
+    -out "$dir/$name.crt" 2>/dev/null
+  rm -f "$dir/$name.csr"
+}
+
+# A CA, a broker certificate valid for 127.0.0.1 and localhost, and a client certificate, in PEM.
+# broker.pem (key, then certificate) is the broker's keystore (ssl.keystore.type=PEM).
+cmd_certs() {
+  local dir="${1:-$KAFKA_SSL_DIR}" tag
+  [[ -f "$dir/broker.pem" && -f "$dir/client.crt" ]] && return 0
+  command -v openssl >/dev/null || die "openssl not found: it makes the test certificates"
+  mkdir -p "$dir"
+  say "making a test CA and certificates in $dir"
+  tag="$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  openssl req -x509 -new -newkey rsa:2048 -nodes -days 3650 -sha256 \
+    -subj "/CN=classter-hubspot test CA $tag" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+  sign_cert "$dir" broker localhost \
+    "subjectAltName=IP:127.0.0.1,DNS:localhost
+extendedKeyUsage=serverAuth,clientAuth"
+  sign_cert "$dir" client classter-hubspot "extendedKeyUsage=clientAuth"
+  cat "$dir/broker.key" "$dir/broker.crt" >"$dir/broker.pem"
+  chmod 600 "$dir"/*.key "$dir/broker.pem"
+}
+
+# The secured listeners that are on, one NAME=PORT a line.
+secured_listeners() {
+  [[ -z "$KAFKA_SASL_SSL_PORT" ]] || echo "SASL_SSL=$KAFKA_SASL_SSL_PORT"
+  [[ -z "$KAFKA_SASL_PLAINTEXT_PORT" ]] || echo "SASL_PLAINTEXT=$KAFKA_SASL_PLAINTEXT_PORT"
+  [[ -z "$KAFKA_SSL_PORT" ]] || echo "SSL=$KAFKA_SSL_PORT"
+}
+
+write_security_config() {
+  local plain_users="" entry listener
+  for entry in ${KAFKA_SASL_USERS//,/ }; do
+    plain_users+=" user_${entry%%:*}=\"${entry#*:}\""
+  done
+  cat <<EOF
+
+# Secured listeners (sandbox/kafka.sh: KAFKA_SASL_SSL_PORT, ...). Test CA and users only.
+ssl.keystore.type=PEM
+ssl.keystore.location=$KAFKA_SSL_DIR/broker.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$KAFKA_SSL_DIR/ca.pem
+listener.name.ssl.ssl.client.auth=required
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+EOF
+  for listener in sasl_ssl sasl_plaintext; do
+    cat <<EOF
+listener.name.$listener.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$plain_users;
+listener.name.$listener.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.$listener.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+EOF
+  done
+}
+
+# kafka-storage format arguments that create the SCRAM users (both SHA-256 and SHA-512).
+scram_format_args() {
+  local entry mechanism
+  for entry in ${KAFKA_SASL_USERS//,/ }; do
+    for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+      echo "--add-scram"
+      echo "$mechanism=[name=${entry%%:*},password=${entry#*:}]"
+    done
+  done
+}
+
 write_broker_config() {
+  local listeners="PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT"
+  local advertised="PLAINTEXT://127.0.0.1:$KAFKA_PORT"
+  local map="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT" line
+  while IFS= read -r line; do
+    listeners+=",${line%%=*}://127.0.0.1:${line#*=}"
+    advertised+=",${line%%=*}://127.0.0.1:${line#*=}"
+    map+=",${line%%=*}:${line%%=*}"
+  done < <(secured_listeners)
   cat >"$PROPS" <<EOF
 # Written by sandbox/kafka.sh at each start; edit the script, not this file.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=$listeners
+advertised.listeners=$advertised
+listener.security.protocol.map=$map
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$DATA_DIR
@@ -229,6 +329,10 @@ num.partitions=6
 auto.create.topics.enable=true
 delete.topic.enable=true
 EOF
+  if secured; then
+    cmd_certs "$KAFKA_SSL_DIR"
+    write_security_config >>"$PROPS"
+  fi
   cat >"$KAFKA_STATE_DIR/log4j2.xml" <<EOF
 <?xml version="1.0" encoding="UTF-8"?>
 <!-- Written by sandbox/kafka.sh at each start. -->
@@ -257,8 +361,10 @@ format_storage_once() {
   # A Kafka cluster id is 16 random bytes, base64url without padding.
   cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
   say "formatting KRaft storage in $DATA_DIR (cluster id $cluster_id)"
+  local scram=()
+  if secured; then mapfile -t scram < <(scram_format_args); fi
   run_java_tool kafka.tools.StorageTool format --ignore-formatted \
-    --cluster-id "$cluster_id" --config "$PROPS" >&2
+    --cluster-id "$cluster_id" --config "$PROPS" "${scram[@]}" >&2
 }
 
 # Waits for the broker with the given pid to answer; 0 when it does, 1 if it died or timed out.
@@ -299,7 +405,9 @@ start_locked() {
   check_java
   jars_fresh || cmd_fetch
   local port
-  for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+  # shellcheck disable=SC2086  # unset secured ports drop out of the list on purpose
+  for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" $KAFKA_SASL_SSL_PORT \
+    $KAFKA_SASL_PLAINTEXT_PORT $KAFKA_SSL_PORT; do
     if port_open "$port"; then
       die "port $port on 127.0.0.1 is taken by a process this script did not start \
 (for this state dir); choose KAFKA_PORT / KAFKA_CONTROLLER_PORT"
@@ -396,6 +504,7 @@ case "$command" in
   status)  cmd_status ;;
   reset)   cmd_reset ;;
   tool)    cmd_tool "$@" ;;
+  certs)   cmd_certs "$@" ;;
   -h|--help|help) usage ;;
   *) say "unknown command '$command'"; usage ;;
 esac

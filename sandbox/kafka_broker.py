@@ -22,18 +22,39 @@ class Broker:
     port: int = 39092
     controller_port: int = 39093
     state_dir: Path = ROOT / ".cache" / "kafka-state"
+    # Secured listeners beside the plaintext one (off when None); see sandbox/kafka.sh.
+    sasl_ssl_port: int | None = None
+    sasl_plaintext_port: int | None = None
+    ssl_port: int | None = None
+    # "name:password,..." for the SASL listeners (test credentials only)
+    sasl_users: str | None = None
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def ssl_dir(self) -> Path:
+        """The test CA (``ca.pem``) and client certificate (``client.crt``, ``client.key``)."""
+        return self.state_dir / "tls"
+
     def _env(self) -> dict[str, str]:
-        return {
+        env = {
             **os.environ,
             "KAFKA_PORT": str(self.port),
             "KAFKA_CONTROLLER_PORT": str(self.controller_port),
             "KAFKA_STATE_DIR": str(self.state_dir),
+            "KAFKA_SSL_DIR": str(self.ssl_dir),
         }
+        for name, port in (
+            ("KAFKA_SASL_SSL_PORT", self.sasl_ssl_port),
+            ("KAFKA_SASL_PLAINTEXT_PORT", self.sasl_plaintext_port),
+            ("KAFKA_SSL_PORT", self.ssl_port),
+        ):
+            env[name] = "" if port is None else str(port)
+        if self.sasl_users is not None:
+            env["KAFKA_SASL_USERS"] = self.sasl_users
+        return env
 
     def _script(self, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -65,6 +86,10 @@ class Broker:
 
     def running(self) -> bool:
         return self._script("status", timeout_s=60).returncode == 0
+
+    def reset(self) -> None:
+        """Stop and wipe the state dir (certificates and SCRAM users included)."""
+        self._checked("reset")
 
     def tool(self, name: str, *args: str, timeout_s: float = 120) -> str:
         """Run one of Kafka's CLI tools (``consumer-groups``, ``topics``, ...); returns stdout."""
