@@ -1,31 +1,20 @@
 """Dead-letter records (SPEC section 7): the headers that explain a failure, and the reasons.
 
 Owns: building the DLQ record for a failed source record (original key, value and headers plus
-``x-source-*`` and ``x-error-*``), keeping secrets and e-mail addresses out of the message.
-Pure; ``intake`` sends what this builds.
+``x-source-*`` and ``x-error-*``), keeping secrets, e-mail addresses and the event's personal
+values out of the message (``redact``). Pure; ``intake`` sends what this builds. The original
+value is kept as it came: the DLQ topic holds personal data (docs/security.md).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-# the local part takes every character RFC 5322 allows unquoted ("a=b@x.org" is an address)
-_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(\.[\w-]+)+")
-# What is left with an "@" is an address too, only malformed: HubSpot's INVALID_EMAIL message
-# quotes the very address it refused ("Email address maria@example is invalid").
-_AT_WORD = re.compile(r"[^\s\"'<>()\[\]{},;:]*@[^\s\"'<>()\[\]{},;:]*")
-_BEARER = re.compile(r"(pat-[a-z0-9]+-[\w-]+|Bearer\s+\S+)", re.IGNORECASE)
-MAX_MESSAGE = 300
+from consumer.redact import MAX_MESSAGE, mask, scrub, values_pattern
 
-
-def scrub(text: str, limit: int | None = MAX_MESSAGE) -> str:
-    """Mask e-mail addresses (well-formed or not: no "@" survives) and anything shaped like a
-    HubSpot token; cut to ``limit``."""
-    clean = _BEARER.sub("[redacted]", _AT_WORD.sub("[email]", _EMAIL.sub("[email]", text)))
-    return clean if limit is None else clean[:limit]
+__all__ = ["MAX_MESSAGE", "DeadLetter", "dead_letter", "scrub"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +36,13 @@ def dead_letter(
     reason: str,
     message: str,
     now: dt.datetime,
+    personal: Iterable[str | None] = (),
 ) -> DeadLetter:
-    """The DLQ record for one failed source record."""
+    """The DLQ record for one failed source record.
+
+    ``personal`` holds the event's personal values (names, phone, ...); the message shows
+    digests in their place, as the logs do.
+    """
     ours = {
         "x-source-topic",
         "x-source-partition",
@@ -65,7 +59,7 @@ def dead_letter(
         ("x-source-offset", str(offset).encode()),
         ("x-error-class", error_class.encode()),
         ("x-error-reason", reason.encode()),
-        ("x-error-message", scrub(message).encode()),
+        ("x-error-message", mask(message, None, values_pattern(personal)).encode()),
         ("x-failed-at", now.astimezone(dt.UTC).isoformat(timespec="milliseconds").encode()),
     ]
     return DeadLetter(key=key, value=value, headers=kept + extra)

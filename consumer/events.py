@@ -50,6 +50,20 @@ class Student(_Model):
     externalId: str | None = None
     customFields: dict[str, Any] | None = None
 
+    def personal_values(self) -> tuple[str, ...]:
+        """The values that identify the student (masked in logs and DLQ messages)."""
+        born = self.dateOfBirth.isoformat() if self.dateOfBirth else None
+        values = (
+            self.email,
+            self.givenName,
+            self.middleName,
+            self.surname,
+            self.mobilePhone,
+            self.externalId,
+            born,
+        )
+        return tuple(v for v in values if v)
+
 
 class Semester(_Model):
     id: int | None = None

@@ -1,56 +1,129 @@
-"""Logging as one JSON object a line (SPEC section 8).
+"""Logging as one JSON object a line (SPEC section 8), with secrets and personal data masked.
 
 Owns: the formatter (timestamp, level, logger, message, and the ``extra`` fields such as event id,
-topic, partition, offset) and its installation on the root logger. Every string is passed through
-``dlq.scrub`` so that e-mail addresses and tokens never reach the log in clear.
+topic, partition, offset) and its installation on the root logger; and what a line may not show:
+the configured secrets (the HubSpot token, the Kafka password) are redacted wherever they appear,
+e-mail addresses and token-shaped strings are masked (``redact.scrub``), extras under personal
+keys (``email``, ``surname``, ``student`` ...) and the personal values of the event being handled
+(``personal_data``) are replaced by short keyed digests. Must not: write anywhere but stderr.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import re
 import sys
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
 
-from consumer.dlq import scrub
+from consumer.redact import digest, mask, values_pattern
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# extras under these keys (lower case, without "_" and "-") are personal data: digests only
+PERSONAL_KEYS = frozenset(
+    {
+        "email",
+        "emails",
+        "name",
+        "names",
+        "firstname",
+        "lastname",
+        "givenname",
+        "middlename",
+        "surname",
+        "phone",
+        "mobilephone",
+        "dateofbirth",
+        "student",
+        "contact",
+        "properties",
+    }
+)
+_PERSONAL: ContextVar[tuple[str, ...]] = ContextVar("classter_hubspot_personal", default=())
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, str):
-        return scrub(value)
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, int | float | bool) or value is None:
+@contextlib.contextmanager
+def personal_data(values: Iterable[str | None]) -> Iterator[None]:
+    """Mask ``values`` (one student's names, e-mail, phone ...) in every line logged inside.
+
+    A context variable: it covers the current task and tasks it starts, nothing else.
+    """
+    token = _PERSONAL.set(_PERSONAL.get() + tuple(v for v in values if v))
+    try:
+        yield
+    finally:
+        _PERSONAL.reset(token)
+
+
+def _is_personal(key: str) -> bool:
+    return key.lower().replace("_", "").replace("-", "") in PERSONAL_KEYS
+
+
+def _digest_all(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
         return value
-    return scrub(str(value))
+    if isinstance(value, list | tuple):
+        return [_digest_all(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _digest_all(v) for k, v in value.items()}
+    return digest(str(value))
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object a line; ``secrets`` are redacted wherever they appear."""
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        super().__init__()
+        self._secrets = values_pattern(secrets)
+
+    def _text(self, text: str, personal: re.Pattern[str] | None, limit: int | None) -> str:
+        return mask(text, self._secrets, personal, limit)
+
+    def _clean(self, value: Any, personal: re.Pattern[str] | None) -> Any:
+        if isinstance(value, str):
+            return self._text(value, personal, 300)
+        if isinstance(value, bool | int | float) or value is None:
+            return value
+        if isinstance(value, list | tuple):
+            return [self._clean(v, personal) for v in value]
+        if isinstance(value, Mapping):
+            return {
+                str(k): _digest_all(v) if _is_personal(str(k)) else self._clean(v, personal)
+                for k, v in value.items()
+            }
+        return self._text(str(value), personal, 300)
+
     def format(self, record: logging.LogRecord) -> str:
+        personal = values_pattern(_PERSONAL.get())
         out: dict[str, Any] = {
             "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
                 timespec="milliseconds"
             ),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": scrub(record.getMessage()),
+            "msg": self._text(record.getMessage(), personal, 300),
         }
         for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
-                out[key] = _clean(value)
+            if key in _STANDARD or key.startswith("_"):
+                continue
+            out[key] = _digest_all(value) if _is_personal(key) else self._clean(value, personal)
         if record.exc_info:
-            out["exc"] = scrub(self.formatException(record.exc_info), None)[-4000:]
+            out["exc"] = self._text(self.formatException(record.exc_info), personal, None)[-4000:]
         return orjson.dumps(out).decode()
 
 
-def setup(level: str = "INFO") -> None:
-    """Install the JSON formatter on stderr; quiets chatty libraries to WARNING."""
+def setup(level: str = "INFO", secrets: Iterable[str | None] = ()) -> None:
+    """Install the JSON formatter on stderr; quiets chatty libraries to WARNING.
+
+    ``secrets`` (the token, the Kafka password) are redacted from every line, whoever logs it.
+    """
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
