@@ -24,7 +24,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from consumer.config import Settings
-from consumer.errors import HubSpotAuthError, HubSpotError, KafkaUnavailableError
+from consumer.errors import ConfigError, HubSpotAuthError, HubSpotError, KafkaUnavailableError
 from consumer.health import Probe, build_app
 from consumer.hubspot.batching import Gateway
 from consumer.hubspot.checks import Report, check_schema, check_settings, check_token
@@ -216,6 +216,10 @@ async def run(
         except KafkaUnavailableError as exc:
             log.critical("Kafka is not reachable", extra={"error": str(exc)})
             return EXIT_KAFKA
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.critical("config error", extra={"problem": problem})
+            return EXIT_CONFIG
         probe.last_poll = lambda: intake.last_poll
         probe.assigned = lambda: len(intake.assigned)
         probe.draining = lambda: intake.draining

@@ -150,7 +150,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             _print_config_error(exc)
         return app.EXIT_CONFIG
-    logs.setup(settings.logging.level)
+    password = None
+    # run and plan from a topic connect to Kafka; plan from a file and check do not
+    if args.command == "run" or (args.command == "plan" and args.file is None):
+        try:
+            password = config.kafka_password(settings.kafka)
+        except ConfigError as exc:
+            _print_config_error(exc)
+            return app.EXIT_CONFIG
+    # the secrets are redacted from every log line, whichever library writes it
+    logs.setup(settings.logging.level, secrets=(token, password))
     if args.command == "check":
         try:
             report = asyncio.run(_check(settings, token, args.apply))
@@ -160,11 +169,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             report = Report(errors=[f"hubspot.base_url: HubSpot did not answer: {exc}"])
         _print_report(report, args.json)
         return app.EXIT_OK if report.ok else app.EXIT_CONFIG
-    try:
-        password = config.read_secret(config.KAFKA_PASSWORD_ENV, settings.kafka.sasl_password_file)
-    except ConfigError as exc:
-        _print_config_error(exc)
-        return app.EXIT_CONFIG
     if args.command == "plan":
         return asyncio.run(
             app.plan(

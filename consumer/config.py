@@ -40,9 +40,12 @@ class KafkaSettings(_Section):
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
     sasl_password_file: Path | None = None
+    # TLS (SSL, SASL_SSL): the CA bundle that signs the brokers' certificates (unset: the
+    # system's trust store), and a client certificate and its unencrypted key for mutual TLS.
     ssl_cafile: Path | None = None
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
+    ssl_check_hostname: bool = True
     session_timeout_ms: int = Field(default=10_000, ge=1_000)
     heartbeat_interval_ms: int = Field(default=3_000, ge=100)
     max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
@@ -57,10 +60,31 @@ class KafkaSettings(_Section):
 
     @model_validator(mode="after")
     def _security_consistent(self) -> KafkaSettings:
-        if self.security_protocol.startswith("SASL") and not (
-            self.sasl_mechanism and self.sasl_username
-        ):
-            raise ValueError("security_protocol SASL_* needs sasl_mechanism and sasl_username")
+        protocol = self.security_protocol
+        sasl = protocol.startswith("SASL")
+        tls = protocol in ("SSL", "SASL_SSL")
+        if sasl and not (self.sasl_mechanism and self.sasl_username):
+            raise ValueError(
+                f"security_protocol {protocol} needs kafka.sasl_mechanism and kafka.sasl_username"
+            )
+        # a key that the protocol ignores is a mistake in the file (TLS left off, say)
+        unused = [
+            name
+            for name, on in (
+                ("sasl_mechanism", sasl),
+                ("sasl_username", sasl),
+                ("sasl_password_file", sasl),
+                ("ssl_cafile", tls),
+                ("ssl_certfile", tls),
+                ("ssl_keyfile", tls),
+            )
+            if getattr(self, name) is not None and not on
+        ]
+        if unused:
+            keys = ", ".join(f"kafka.{n}" for n in unused)
+            raise ValueError(f"{keys}: not used with security_protocol {protocol}")
+        if self.ssl_keyfile is not None and self.ssl_certfile is None:
+            raise ValueError("kafka.ssl_keyfile: needs kafka.ssl_certfile (the client certificate)")
         return self
 
 
@@ -224,6 +248,31 @@ def semantic_problems(settings: Settings) -> list[str]:
     return problems
 
 
+# Keys someone might use to put a secret in the file; each is refused with where it belongs.
+_SECRET_KEYS: dict[str, tuple[frozenset[str], str]] = {
+    "kafka": (
+        frozenset({"sasl_password", "sasl_plain_password", "password", "ssl_password"}),
+        f"set {KAFKA_PASSWORD_ENV} or kafka.sasl_password_file (a mounted file)",
+    ),
+    "hubspot": (
+        frozenset({"token", "access_token", "private_app_token", "api_key", "service_key"}),
+        f"set {TOKEN_ENV} or hubspot.token_file (a mounted file)",
+    ),
+}
+
+
+def _secret_keys(tree: Mapping[str, Any]) -> list[str]:
+    """Problems for secrets placed in the file (or its overrides); never shows their values."""
+    problems = []
+    for section, (keys, where) in _SECRET_KEYS.items():
+        node = tree.get(section)
+        if not isinstance(node, Mapping):
+            continue
+        for key in sorted(str(k) for k in node if str(k).lower() in keys):
+            problems.append(f"{section}.{key}: secrets never live in the config file; {where}")
+    return problems
+
+
 def _format_validation(exc: ValidationError) -> list[str]:
     out = []
     for err in exc.errors(include_url=False):
@@ -286,7 +335,7 @@ def load_settings(
             raise ConfigError([f"{path}: not valid YAML ({exc})"]) from None
         if not isinstance(tree, dict):
             raise ConfigError([f"{path}: the top level must be a mapping"])
-    problems = _apply_env(tree, env)
+    problems = _apply_env(tree, env) + _secret_keys(tree)
     if problems:
         raise ConfigError(problems)
     try:
@@ -315,6 +364,24 @@ def read_secret(
                 [f"secret file for {env_name}: cannot read ({exc.strerror})"]
             ) from None
     return None
+
+
+def kafka_password(settings: KafkaSettings, env: Mapping[str, str] | None = None) -> str | None:
+    """The SASL password (``KAFKA_SASL_PASSWORD``, else ``kafka.sasl_password_file``).
+
+    None when the protocol uses no SASL; ``ConfigError`` when SASL is on and no password is set.
+    """
+    if not settings.security_protocol.startswith("SASL"):
+        return None
+    password = read_secret(KAFKA_PASSWORD_ENV, settings.sasl_password_file, env)
+    if not password:
+        raise ConfigError(
+            [
+                f"kafka password: security_protocol {settings.security_protocol} needs "
+                f"{KAFKA_PASSWORD_ENV} or kafka.sasl_password_file"
+            ]
+        )
+    return password
 
 
 def json_schema() -> dict[str, Any]:

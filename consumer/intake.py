@@ -21,12 +21,23 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.conn import create_conn
+from aiokafka.errors import (
+    AuthenticationFailedError,
+    CommitFailedError,
+    IllegalStateError,
+    KafkaConnectionError,
+    KafkaError,
+    SaslAuthenticationFailed,
+    UnsupportedSaslMechanismError,
+)
 
-from consumer.config import KafkaSettings
+from consumer import logs
+from consumer.config import KAFKA_PASSWORD_ENV, KafkaSettings
 from consumer.dlq import dead_letter
 from consumer.errors import (
     BadInputError,
+    ConfigError,
     EventRejectedError,
     HubSpotAuthError,
     KafkaUnavailableError,
@@ -51,26 +62,84 @@ class WorkItem:
     error: BadInputError | None
 
 
-def kafka_security(settings: KafkaSettings, password: str | None) -> dict[str, object]:
-    """aiokafka keyword arguments for the configured security protocol."""
-    out: dict[str, object] = {"security_protocol": settings.security_protocol}
-    if settings.security_protocol in ("SSL", "SASL_SSL"):
+def _tls_context(settings: KafkaSettings) -> ssl.SSLContext:
+    key = "kafka.ssl_cafile"
+    try:
         context = ssl.create_default_context(
             cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None
         )
+        context.check_hostname = settings.ssl_check_hostname
         if settings.ssl_certfile:
+            key = "kafka.ssl_certfile/ssl_keyfile"
             context.load_cert_chain(
                 str(settings.ssl_certfile),
                 str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
             )
-        out["ssl_context"] = context
+    except OSError as exc:  # ssl.SSLError is an OSError too
+        reason = exc.strerror or getattr(exc, "reason", None) or type(exc).__name__
+        raise ConfigError([f"{key}: cannot load ({reason})"]) from None
+    return context
+
+
+def kafka_security(settings: KafkaSettings, password: str | None) -> dict[str, object]:
+    """aiokafka keyword arguments for the configured security protocol (SPEC section 3).
+
+    Used by every Kafka client the daemon makes (consumer, DLQ producer, and any admin or
+    replay client), so they all connect alike. ``ConfigError`` when a TLS file cannot be loaded
+    or SASL is on without a password.
+    """
+    out: dict[str, object] = {"security_protocol": settings.security_protocol}
+    if settings.security_protocol in ("SSL", "SASL_SSL"):
+        out["ssl_context"] = _tls_context(settings)
     if settings.security_protocol.startswith("SASL"):
+        if not password:
+            raise ConfigError(
+                [f"kafka password: {settings.security_protocol} needs {KAFKA_PASSWORD_ENV}"]
+            )
         out.update(
             sasl_mechanism=settings.sasl_mechanism,
             sasl_plain_username=settings.sasl_username,
             sasl_plain_password=password,
         )
     return out
+
+
+def _explain(exc: BaseException, settings: KafkaSettings) -> str:
+    """Why one connection attempt failed, in an operator's words; never the password."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"TLS: the broker's certificate is not trusted ({exc.verify_message}); "
+            "check kafka.ssl_cafile"
+        )
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake failed ({exc.reason or type(exc).__name__}); is the port TLS?"
+    if isinstance(exc, SaslAuthenticationFailed | AuthenticationFailedError):
+        return (
+            f"SASL {settings.sasl_mechanism} authentication failed for user "
+            f"{settings.sasl_username!r}: check {KAFKA_PASSWORD_ENV} or kafka.sasl_password_file"
+        )
+    if isinstance(exc, UnsupportedSaslMechanismError):
+        return f"the broker does not accept SASL mechanism {settings.sasl_mechanism}"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, TimeoutError):
+        return "no answer in time (wrong port or protocol?)"
+    if isinstance(exc, KafkaConnectionError) and settings.security_protocol == "SSL":
+        return "the broker closed the connection (does it require a client certificate?)"
+    return f"{type(exc).__name__}: {exc}"
+
+
+async def _diagnose(settings: KafkaSettings, security: dict[str, object]) -> str | None:
+    """Connect once to the first bootstrap server to learn why the clients could not start."""
+    host, _, port = settings.bootstrap_servers.split(",")[0].strip().rpartition(":")
+    if not host or not port.isdigit():
+        return None
+    try:
+        conn = await create_conn(host.strip("[]"), int(port), request_timeout_ms=10_000, **security)
+    except (OSError, KafkaError) as exc:  # a timeout is an OSError
+        return _explain(exc, settings)
+    conn.close()
+    return None
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -145,8 +214,9 @@ class Intake:
             await self._consumer.start()
         except KafkaError as exc:
             await self.close()
+            why = await _diagnose(s, security) or f"{type(exc).__name__}: {exc}"
             raise KafkaUnavailableError(
-                f"cannot reach Kafka at {s.bootstrap_servers}: {type(exc).__name__}: {exc}"
+                f"cannot connect to Kafka at {s.bootstrap_servers}: {why}"
             ) from None
         self._consumer.subscribe(s.topics, listener=_Listener(self))
 
@@ -237,8 +307,10 @@ class Intake:
     # -- one item -----------------------------------------------------------------------------
     async def _process(self, item: WorkItem) -> None:
         self._metrics.in_flight.inc()
+        personal = item.event.student.personal_values() if item.event is not None else ()
         try:
-            await self._finish(item)
+            with logs.personal_data(personal):
+                await self._finish(item)
         finally:
             self._metrics.in_flight.dec()
             self._open[item.tp] -= 1
@@ -307,6 +379,7 @@ class Intake:
             reason=reason,
             message=message,
             now=dt.datetime.now(dt.UTC),
+            personal=item.event.student.personal_values() if item.event is not None else (),
         )
         delay = 0.5
         while True:

@@ -112,7 +112,7 @@ def test_a_top_level_other_than_a_mapping_is_refused(tmp_path: Path, text: str) 
     [
         ({"kafkaa": {}}, "kafkaa"),
         ({"kafka": {"bootstrap_server": "x:1"}}, "kafka.bootstrap_server"),
-        ({"hubspot": {"token": "pat-na1-x"}}, "hubspot.token"),
+        ({"hubspot": {"tokenfile": "/run/token"}}, "hubspot.tokenfile"),
         ({"deals": {"min_globalcode": 3}}, "deals.min_globalcode"),
         ({"actions": {"DeleteDeal": {}}}, "actions.DeleteDeal"),
         ({"actions": {"createcontact": {}}}, "actions.createcontact"),
@@ -172,7 +172,7 @@ def test_sasl_needs_a_mechanism_and_a_user(tmp_path: Path) -> None:
     (problem,) = problems_of(write(tmp_path, {"kafka": {"security_protocol": "SASL_SSL"}}))
 
     assert problem.startswith("kafka: ")
-    assert "sasl_mechanism and sasl_username" in problem
+    assert "kafka.sasl_mechanism and kafka.sasl_username" in problem
 
 
 def test_sasl_with_a_mechanism_and_a_user_is_accepted(tmp_path: Path) -> None:
@@ -210,12 +210,40 @@ def test_a_mapping_source_may_be_one_field_or_a_list() -> None:
     assert [e.classter for e in entries] == [["surname"], ["givenName", "middleName"]]
 
 
-def test_secrets_have_no_key_in_the_file(tmp_path: Path) -> None:
-    for section in ("hubspot", "kafka"):
-        for key in ("token", "password", "sasl_password"):
-            assert problems_of(write(tmp_path, {section: {key: "s3cret"}})) == [
-                f"{section}.{key}: unknown key"
-            ]
+@pytest.mark.parametrize(
+    ("section", "key", "where"),
+    [
+        ("kafka", "sasl_password", "KAFKA_SASL_PASSWORD or kafka.sasl_password_file"),
+        ("kafka", "password", "KAFKA_SASL_PASSWORD or kafka.sasl_password_file"),
+        ("kafka", "sasl_plain_password", "KAFKA_SASL_PASSWORD or kafka.sasl_password_file"),
+        ("hubspot", "token", "HUBSPOT_TOKEN or hubspot.token_file"),
+        ("hubspot", "access_token", "HUBSPOT_TOKEN or hubspot.token_file"),
+    ],
+)
+def test_a_secret_in_the_file_is_refused_with_where_it_belongs(
+    tmp_path: Path, section: str, key: str, where: str
+) -> None:
+    (problem,) = problems_of(write(tmp_path, {section: {key: "s3cret-in-file"}}))
+
+    assert problem.startswith(f"{section}.{key}: secrets never live in the config file")
+    assert where in problem
+    assert "s3cret-in-file" not in problem
+
+
+def test_a_secret_given_as_a_config_override_is_refused_too() -> None:
+    env = {"CLASSTER_HUBSPOT__KAFKA__SASL_PASSWORD": "s3cret-in-env"}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(EXAMPLE, env)
+
+    (problem,) = caught.value.problems
+    assert problem.startswith("kafka.sasl_password: secrets never live in the config file")
+    assert "s3cret-in-env" not in str(caught.value)
+
+
+def test_other_keys_of_no_section_are_still_just_unknown(tmp_path: Path) -> None:
+    assert problems_of(write(tmp_path, {"hubspot": {"password": "x"}})) == [
+        "hubspot.password: unknown key"
+    ]
 
 
 # -- environment overrides ------------------------------------------------------------------------
