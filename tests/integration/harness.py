@@ -131,10 +131,18 @@ class Stack:
 
     @contextlib.asynccontextmanager
     async def running(
-        self, settings: Settings | None = None, *, timeout_s: float = 30
+        self,
+        settings: Settings | None = None,
+        *,
+        timeout_s: float = 30,
+        kafka_password: str | None = None,
     ) -> AsyncIterator[Daemon]:
         """The daemon's real lifespan in a task, from its HTTP port being bound until the block
-        ends; then it is stopped as SIGTERM would and its exit code recorded in ``runs``."""
+        ends; then it is stopped as SIGTERM would and its exit code recorded in ``runs``.
+
+        ``settings`` may point the daemon at another listener of the broker (SASL_SSL, say);
+        the stack itself always publishes and reads through ``bootstrap``.
+        """
         settings = settings or self.settings()
         registry = CollectorRegistry()
         stop = asyncio.Event()
@@ -143,6 +151,7 @@ class Stack:
             app.run(
                 settings,
                 token=TOKEN,
+                kafka_password=kafka_password,
                 registry=registry,
                 stop=stop,
                 install_signals=False,
@@ -181,10 +190,16 @@ class Stack:
                     raise TimeoutError(f"/readyz still {resp.status} after {timeout_s}s")
                 await asyncio.sleep(0.1)
 
-    async def run(self, settings: Settings | None = None, *, timeout_s: float = 90) -> Run:
+    async def run(
+        self,
+        settings: Settings | None = None,
+        *,
+        timeout_s: float = 90,
+        kafka_password: str | None = None,
+    ) -> Run:
         """Run the daemon until the group has no lag, then stop it; returns the run."""
         settings = settings or self.settings()
-        async with self.running(settings) as daemon:
+        async with self.running(settings, kafka_password=kafka_password) as daemon:
             await self.caught_up(daemon, timeout_s=timeout_s)
         return self.runs[-1]
 
