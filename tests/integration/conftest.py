@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+import dataclasses
+import socket
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
 import pytest
 
@@ -23,6 +25,27 @@ SECURE_BROKER = Broker(
     ssl_port=39596,
     sasl_users=f"{SECURE_USER}:{SECURE_PASSWORD}",
 )
+# Its ports lie in the kernel's ephemeral range, where a client socket of any process may hold
+# one for a while: the broker then moves to the next block of five (all within 39500-39599).
+SECURE_PORT_BLOCKS = (39592, 39572, 39552, 39532, 39512)
+
+
+def bindable(ports: Iterable[int]) -> bool:
+    """Whether every port can be bound on 127.0.0.1 right now (nothing listens or holds it)."""
+    for port in ports:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+def free_port(candidates: Iterable[int]) -> int:
+    for port in candidates:
+        if bindable([port]):
+            return port
+    raise RuntimeError(f"none of the ports {list(candidates)} can be bound")
 
 
 @pytest.fixture
@@ -48,10 +71,30 @@ async def stack(kafka_bootstrap: str, emulator: Emulator, unique: Callable[[str]
 @pytest.fixture(scope="session")
 def secure_broker() -> Iterator[Broker]:
     """The secured broker, made afresh once a session (new CA, SCRAM users) and then stopped."""
-    SECURE_BROKER.reset()
-    SECURE_BROKER.start()
-    yield SECURE_BROKER
-    SECURE_BROKER.stop()
+    failures = []
+    for base in SECURE_PORT_BLOCKS:
+        broker = dataclasses.replace(
+            SECURE_BROKER,
+            port=base,
+            controller_port=base + 1,
+            sasl_ssl_port=base + 2,
+            sasl_plaintext_port=base + 3,
+            ssl_port=base + 4,
+        )
+        if not bindable(range(base, base + 5)):
+            failures.append(f"{base}-{base + 4}: a port is taken")
+            continue
+        broker.reset()
+        try:
+            broker.start()
+        except RuntimeError as exc:  # a port taken between the probe and the bind, say
+            failures.append(f"{base}-{base + 4}: {str(exc)[-300:]}")
+            continue
+        break
+    else:
+        pytest.fail("the secured test broker did not start:\n" + "\n".join(failures))
+    yield broker
+    broker.stop()
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from sandbox.emulator.config import DEFAULT_TOKEN, EmulatorConfig, TokenGrant
 from sandbox.kafka_broker import ROOT, Broker
 from sandbox.kafka_ops import wait_caught_up
 from tests.integration import builders as b
-from tests.integration.conftest import SECURE_PASSWORD, SECURE_USER
+from tests.integration.conftest import SECURE_PASSWORD, SECURE_USER, free_port
 from tests.integration.harness import Stack, _merge
 
 pytestmark = pytest.mark.integration
@@ -38,7 +38,7 @@ SENTINEL_TOKEN = "sentinel-hubspot-token-9c2a71"
 WRONG_TOKEN = "sentinel-wrong-token-3e8b06"
 WRONG_PASSWORD = "sentinel-wrong-kafka-password-d41f"
 SECRETS = (SENTINEL_TOKEN, WRONG_TOKEN, SECURE_PASSWORD, WRONG_PASSWORD)
-METRICS_PORT = 39597
+METRICS_PORTS = (39597, 39598, 39599, 39577, 39557)  # within this project's test range
 # one student whose personal data must not reach the logs
 PERSON = {
     "givenName": "Zoitsa",
@@ -67,7 +67,7 @@ async def emulator() -> AsyncIterator[Emulator]:
 
 @pytest.fixture
 def config_file(secure_stack: Stack, secure_broker: Broker, tmp_path: Path) -> Callable[..., Path]:
-    def write(**kafka: Any) -> Path:
+    def write(metrics_port: int = 0, **kafka: Any) -> Path:
         tree = yaml.safe_load((ROOT / "examples" / "config.yaml").read_text())
         tree = _merge(
             tree,
@@ -89,7 +89,7 @@ def config_file(secure_stack: Stack, secure_broker: Broker, tmp_path: Path) -> C
                     "batch_linger_s": 0.01,
                     "retry_max_backoff_s": 1.0,
                 },
-                "http": {"host": "127.0.0.1", "port": METRICS_PORT},
+                "http": {"host": "127.0.0.1", "port": metrics_port},
                 "logging": {"level": "DEBUG"},
             },
         )
@@ -125,7 +125,7 @@ async def command(args: list[str], env: dict[str, str], timeout_s: float = 60) -
     return Done(proc.returncode, out.decode(), err.decode())
 
 
-async def run_until_caught_up(stack: Stack, config: Path) -> tuple[Done, str]:
+async def run_until_caught_up(stack: Stack, config: Path, metrics_port: int) -> tuple[Done, str]:
     """``run`` until the group has no lag; the /metrics text, then SIGTERM."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -145,7 +145,7 @@ async def run_until_caught_up(stack: Stack, config: Path) -> tuple[Done, str]:
         )
         async with (
             aiohttp.ClientSession() as session,
-            session.get(f"http://127.0.0.1:{METRICS_PORT}/metrics") as resp,
+            session.get(f"http://127.0.0.1:{metrics_port}/metrics") as resp,
         ):
             assert resp.status == 200
             metrics = await resp.text()
@@ -161,7 +161,8 @@ async def test_no_secret_and_no_personal_data_leaves_the_daemon(
     secure_stack: Stack, config_file: Callable[..., Path]
 ) -> None:
     stack = secure_stack
-    config = config_file()
+    metrics_port = free_port(METRICS_PORTS)
+    config = config_file(metrics_port)
     emitted: dict[str, str] = {}
 
     check = await command(cli("check", "--config", str(config)), environment(SENTINEL_TOKEN, None))
@@ -188,7 +189,7 @@ async def test_no_secret_and_no_personal_data_leaves_the_daemon(
             b.raw(stack.registrations, b'{"schemaVersion": 1}', key=b"4"),
         ]
     )
-    run, metrics = await run_until_caught_up(stack, config)
+    run, metrics = await run_until_caught_up(stack, config, metrics_port)
     assert run.code == app.EXIT_OK, run.err[-3000:]
     emitted |= {"run stdout": run.out, "run stderr": run.err, "/metrics": metrics}
 
