@@ -55,6 +55,7 @@ PROPS="$KAFKA_STATE_DIR/server.properties"
 PID_FILE="$KAFKA_STATE_DIR/broker.pid"
 LOG_DIR="$KAFKA_STATE_DIR/logs"
 DATA_DIR="$KAFKA_STATE_DIR/data"
+LOG_LINES_BEFORE=0  # lines of server.log written before this start
 # Written at the first start; `reset` refuses to wipe a directory that lacks it.
 STATE_MARKER="$KAFKA_STATE_DIR/.kafka-sh-state"
 
@@ -208,6 +209,13 @@ EOF
 
 print_log_tail() {
   local f
+  # this start's first errors say why (a port held by another socket, say); the tail only how
+  # it ended. The log accumulates over starts: skip the lines earlier starts wrote.
+  if [[ -s "$LOG_DIR/server.log" ]] \
+    && tail -n "+$((LOG_LINES_BEFORE + 1))" "$LOG_DIR/server.log" | grep -q 'ERROR'; then
+    say "--- first errors of this start in $LOG_DIR/server.log ---"
+    tail -n "+$((LOG_LINES_BEFORE + 1))" "$LOG_DIR/server.log" | grep -m3 -A1 'ERROR' >&2 || true
+  fi
   for f in "$LOG_DIR/server.log" "$LOG_DIR/broker.out"; do
     [[ -s "$f" ]] || continue
     say "--- last lines of $f ---"
@@ -419,6 +427,7 @@ start_locked() {
   format_storage_once
 
   say "starting Kafka on $BOOTSTRAP (state in $KAFKA_STATE_DIR)"
+  LOG_LINES_BEFORE="$( (wc -l <"$LOG_DIR/server.log") 2>/dev/null || echo 0)"
   # setsid: the broker outlives this script and ignores the caller's Ctrl-C; stop is explicit.
   # shellcheck disable=SC2086  # KAFKA_HEAP_OPTS holds several JVM options on purpose
   setsid "$JAVA" $KAFKA_HEAP_OPTS -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
