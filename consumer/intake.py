@@ -4,7 +4,10 @@ Owns: the aiokafka consumer and producer (the only module that knows aiokafka), 
 record (``events.decode_record``), handing work to per-student lanes, marking offsets finished,
 committing explicit offsets that ``offsets`` says are safe, pausing partitions when work piles
 up, the bounded drain on revocation and on shutdown, and writing failed records to the DLQ with
-acks=all before their offsets pass. Must not: know HubSpot; it calls ``handle(event)``.
+acks=all before their offsets pass; the TLS/SASL arguments every Kafka client gets
+(``kafka_security``) and, when the clients cannot start, the reason in an operator's words.
+Each event is handled inside ``logs.personal_data`` of its student. Must not: know HubSpot; it
+calls ``handle(event)``.
 """
 
 from __future__ import annotations
