@@ -151,6 +151,10 @@ async def plan(
         except KafkaUnavailableError as exc:
             log.critical("Kafka is not reachable", extra={"error": str(exc)})
             return EXIT_KAFKA
+        except ConfigError as exc:  # a TLS file that cannot be loaded, say
+            for problem in exc.problems:
+                log.critical("config error", extra={"problem": problem})
+            return EXIT_CONFIG
     return EXIT_OK
 
 

@@ -504,19 +504,21 @@ async def read_topics(
     Raises ``KafkaUnavailableError`` when the broker cannot be reached, a topic does not exist,
     or no record arrives for ``idle_timeout_s`` while some are still due.
     """
+    security = kafka_security(settings, password)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers,
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         client_id="classter-hubspot-plan",
-        **kafka_security(settings, password),
+        **security,
     )
     try:
         await consumer.start()
     except KafkaError as exc:
+        why = await _diagnose(settings, security) or f"{type(exc).__name__}: {exc}"
         raise KafkaUnavailableError(
-            f"cannot reach Kafka at {settings.bootstrap_servers}: {type(exc).__name__}: {exc}"
+            f"cannot connect to Kafka at {settings.bootstrap_servers}: {why}"
         ) from None
     try:
         # without a subscription the client tracks no topic: ask for the cluster's metadata
