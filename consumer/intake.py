@@ -516,6 +516,7 @@ async def read_topics(
     try:
         await consumer.start()
     except KafkaError as exc:
+        await consumer.stop()  # start failed before any task began: this only marks it closed
         why = await _diagnose(settings, security) or f"{type(exc).__name__}: {exc}"
         raise KafkaUnavailableError(
             f"cannot connect to Kafka at {settings.bootstrap_servers}: {why}"

@@ -8,10 +8,12 @@ plaintext listener; the daemon, its DLQ producer and its consumer go through the
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -199,3 +201,49 @@ async def test_a_missing_ca_file_is_a_config_error(
     assert code == app.EXIT_CONFIG
     problems = [str(getattr(r, "problem", "")) for r in caplog.records]
     assert any(p.startswith("kafka.ssl_cafile: cannot load") for p in problems), problems
+
+
+async def test_plan_reads_a_topic_over_sasl_ssl_and_writes_nothing(
+    secure_stack: Stack, secure_broker: Broker
+) -> None:
+    stack = secure_stack
+    await stack.publish([b.record(stack.students, b.student_changed(9))])
+    out = io.StringIO()
+
+    code = await asyncio.wait_for(
+        app.plan(
+            stack.settings(kafka=sasl_ssl(secure_broker)),
+            token=TOKEN,
+            out=out,
+            topics=[stack.students],
+            kafka_password=SECURE_PASSWORD,
+            as_json=True,
+        ),
+        GIVE_UP_S,
+    )
+
+    assert code == app.EXIT_OK
+    rows = [orjson.loads(line) for line in out.getvalue().splitlines()]
+    assert any(w["op"] == "contact.create" for row in rows for w in row.get("writes", []))
+    assert (await stack.dump())["contacts"] == []
+
+
+async def test_plan_with_a_wrong_password_stops_with_the_same_clear_message(
+    secure_stack: Stack, secure_broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+
+    code = await asyncio.wait_for(
+        app.plan(
+            secure_stack.settings(kafka=sasl_ssl(secure_broker)),
+            token=TOKEN,
+            out=io.StringIO(),
+            topics=[secure_stack.students],
+            kafka_password="wrong-password-9a0c",
+        ),
+        GIVE_UP_S,
+    )
+
+    assert code == app.EXIT_KAFKA
+    errors = [str(getattr(r, "error", "")) for r in caplog.records]
+    assert any("SASL SCRAM-SHA-512 authentication failed" in e for e in errors), errors
