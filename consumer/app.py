@@ -113,6 +113,16 @@ async def _topic_records(
         yield RawRecord(where, record.key, record.value)
 
 
+def _kafka_failed(exc: KafkaUnavailableError | ConfigError) -> int:
+    """Log why the Kafka clients could not start; the exit code that says so."""
+    if isinstance(exc, ConfigError):  # a TLS file that cannot be loaded, a missing password
+        for problem in exc.problems:
+            log.critical("config error", extra={"problem": problem})
+        return EXIT_CONFIG
+    log.critical("Kafka is not reachable", extra={"error": str(exc)})
+    return EXIT_KAFKA
+
+
 async def plan(
     settings: Settings,
     *,
@@ -148,13 +158,8 @@ async def plan(
         except HubSpotError as exc:
             log.critical("HubSpot is not reachable", extra={"error": str(exc)})
             return EXIT_CONFIG
-        except KafkaUnavailableError as exc:
-            log.critical("Kafka is not reachable", extra={"error": str(exc)})
-            return EXIT_KAFKA
-        except ConfigError as exc:  # a TLS file that cannot be loaded, say
-            for problem in exc.problems:
-                log.critical("config error", extra={"problem": problem})
-            return EXIT_CONFIG
+        except (KafkaUnavailableError, ConfigError) as exc:
+            return _kafka_failed(exc)
     return EXIT_OK
 
 
@@ -217,13 +222,8 @@ async def run(
         stack.push_async_callback(intake.close)
         try:
             await intake.start()
-        except KafkaUnavailableError as exc:
-            log.critical("Kafka is not reachable", extra={"error": str(exc)})
-            return EXIT_KAFKA
-        except ConfigError as exc:
-            for problem in exc.problems:
-                log.critical("config error", extra={"problem": problem})
-            return EXIT_CONFIG
+        except (KafkaUnavailableError, ConfigError) as exc:
+            return _kafka_failed(exc)
         probe.last_poll = lambda: intake.last_poll
         probe.assigned = lambda: len(intake.assigned)
         probe.draining = lambda: intake.draining
