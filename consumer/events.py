@@ -9,11 +9,13 @@ coercion of ``"12"`` to ``12``). Pure: no I/O, no Kafka types; ``intake`` passes
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from consumer.errors import BadInputError
 
@@ -21,6 +23,10 @@ SCHEMA_VERSION = 1
 STUDENT_CHANGED = "student.changed"
 REGISTRATION_CHANGED = "registration.changed"
 EVENT_TYPES = (STUDENT_CHANGED, REGISTRATION_CHANGED)
+# The tenant is the first part of every identity key (``tenant:id``): a ':' in it would make
+# ``north:wind:8031`` ambiguous, and blank or padded slugs would split one institute in two.
+TENANT_PATTERN = r"^[^:\s](?:[^:]*[^:\s])?$"
+_TENANT = re.compile(TENANT_PATTERN)
 
 
 class _Model(BaseModel):
@@ -95,7 +101,19 @@ class _Envelope(_Model):
     schemaVersion: Literal[1]
     eventId: str = Field(min_length=1)
     occurredAt: AwareDatetime
-    tenant: str = Field(min_length=1)
+    tenant: str = Field(min_length=1, json_schema_extra={"pattern": TENANT_PATTERN})
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant_is_a_slug(cls, tenant: str) -> str:
+        if not _TENANT.fullmatch(tenant):  # fullmatch: '$' alone lets a final newline in
+            # the value is not quoted: messages never carry field values
+            raise PydanticCustomError(
+                "tenant_invalid",
+                "must be non-blank, without ':' and without leading or trailing whitespace "
+                "(it is the first part of every identity key)",
+            )
+        return tenant
 
 
 class StudentChanged(_Envelope):

@@ -274,6 +274,28 @@ def test_a_wrong_json_type_is_schema_invalid_without_coercion(
 
 
 @pytest.mark.parametrize(
+    "tenant", ["north:wind", ":", "northwind:", " ", "\t\n", " northwind", "northwind\n"]
+)
+def test_a_tenant_that_would_make_identity_keys_ambiguous_is_schema_invalid(tenant: str) -> None:
+    # "north:wind" + student 8031 and "north" + a student "wind:8031" must never share a key
+    obj = dict(student_event(), tenant=tenant)
+
+    with pytest.raises(BadInputError) as caught:
+        decode_record(KEY, encode(obj))
+
+    assert caught.value.reason == "schema_invalid"
+    assert str(caught.value).startswith("tenant: must be non-blank, without ':'")
+
+
+@pytest.mark.parametrize("tenant", ["northwind", "n", "north-wind_2", "north wind", "\u00e9cole"])
+def test_a_tenant_slug_without_a_colon_decodes_unchanged(tenant: str) -> None:
+    event = decode_record(KEY, encode(dict(registration_event(), tenant=tenant)))
+
+    assert event.tenant == tenant
+    assert event.student_key == f"{tenant}:2637"
+
+
+@pytest.mark.parametrize(
     "occurred_at",
     ["2026-09-01T08:00:00", "2026-09-01", "2026-09-01T08:00:00 +03:00", 1788238800, "yesterday"],
 )

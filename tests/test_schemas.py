@@ -142,6 +142,9 @@ def test_the_schema_declares_an_rfc3339_timestamp() -> None:
         registration_event(globalCode="51877"),
         registration_event(fromReRegistration="yes"),
         {k: v for k, v in registration_event().items() if k != "tenant"},
+        dict(registration_event(), tenant="north:wind"),
+        dict(student_event(), tenant=" "),
+        dict(student_event(), tenant="northwind "),
     ],
     ids=[
         "version-2",
@@ -153,6 +156,9 @@ def test_the_schema_declares_an_rfc3339_timestamp() -> None:
         "string-code",
         "string-flag",
         "no-tenant",
+        "colon-tenant",
+        "blank-tenant",
+        "padded-tenant",
     ],
 )
 def test_what_the_decoder_refuses_the_schema_refuses(sample: dict[str, Any]) -> None:
