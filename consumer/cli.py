@@ -87,7 +87,9 @@ def _offset(text: str) -> tuple[str, int, int]:
 
 def _load(path: Path, *, semantic: bool = True) -> tuple[config.Settings, str]:
     settings = config.load_settings(path, semantic=semantic)
-    token = config.read_secret(config.TOKEN_ENV, settings.hubspot.token_file)
+    token = config.read_secret(
+        config.TOKEN_ENV, settings.hubspot.token_file, key="hubspot.token_file"
+    )
     if not token:
         raise ConfigError([f"hubspot token: set {config.TOKEN_ENV} or hubspot.token_file"])
     return settings, token

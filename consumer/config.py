@@ -349,9 +349,13 @@ def load_settings(
 
 
 def read_secret(
-    env_name: str, file: Path | None, env: Mapping[str, str] | None = None
+    env_name: str, file: Path | None, env: Mapping[str, str] | None = None, *, key: str
 ) -> str | None:
-    """A secret from the environment, else from a mounted file (stripped); never logged."""
+    """A secret from the environment, else from a mounted file (stripped); never logged.
+
+    ``key`` is the config key that named ``file`` (``hubspot.token_file``); a file that cannot
+    be read is a ``ConfigError`` naming that key, the path and why, never the file's content.
+    """
     env = os.environ if env is None else env
     value = (env.get(env_name) or "").strip()
     if value:
@@ -360,9 +364,11 @@ def read_secret(
         try:
             return file.read_text(encoding="utf-8").strip() or None
         except OSError as exc:
-            raise ConfigError(
-                [f"secret file for {env_name}: cannot read ({exc.strerror})"]
-            ) from None
+            why = exc.strerror or type(exc).__name__
+            raise ConfigError([f"{key}: cannot read {file}: {why}"]) from None
+        except UnicodeDecodeError:
+            # the exception's text quotes a byte of the secret; say only what is wrong
+            raise ConfigError([f"{key}: cannot read {file}: not UTF-8 text"]) from None
     return None
 
 
@@ -373,7 +379,9 @@ def kafka_password(settings: KafkaSettings, env: Mapping[str, str] | None = None
     """
     if not settings.security_protocol.startswith("SASL"):
         return None
-    password = read_secret(KAFKA_PASSWORD_ENV, settings.sasl_password_file, env)
+    password = read_secret(
+        KAFKA_PASSWORD_ENV, settings.sasl_password_file, env, key="kafka.sasl_password_file"
+    )
     if not password:
         raise ConfigError(
             [

@@ -232,3 +232,25 @@ def test_plan_offsets_parse_as_topic_partition_offset() -> None:
         cli._parser().parse_args(["plan", "-c", "x.yaml", "--kafka", "--offset", "t:x:1"])
     with pytest.raises(SystemExit):
         cli._parser().parse_args(["plan", "-c", "x.yaml"])  # a source is required
+
+
+async def test_run_names_an_unreadable_token_file_by_its_config_key(
+    emulator: Emulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("HUBSPOT_TOKEN")
+    missing = tmp_path / "secrets" / "token"
+    config = write_config(
+        tmp_path, emulator.url, lambda t: t["hubspot"].update(token_file=str(missing))
+    )
+
+    code = await main("run", "--config", str(config))
+
+    assert code == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "configuration error:",
+        f"  - hubspot.token_file: cannot read {missing}: No such file or directory",
+    ]
+    assert emulator.state.stats.requests == 0

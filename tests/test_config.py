@@ -10,7 +10,9 @@ import pytest
 import yaml
 
 from consumer.config import (
+    KafkaSettings,
     Settings,
+    kafka_password,
     load_settings,
     read_secret,
     semantic_problems,
@@ -511,19 +513,24 @@ def test_a_fixed_today_wins_over_the_clock() -> None:
 
 # -- secrets --------------------------------------------------------------------------------------
 
+TOKEN_KEY = "hubspot.token_file"
+
 
 def test_a_secret_comes_from_the_environment_first(tmp_path: Path) -> None:
     file = tmp_path / "token"
     file.write_text("from-file\n", encoding="utf-8")
 
-    assert read_secret("HUBSPOT_TOKEN", file, {"HUBSPOT_TOKEN": " from-env\n"}) == "from-env"
+    assert (
+        read_secret("HUBSPOT_TOKEN", file, {"HUBSPOT_TOKEN": " from-env\n"}, key=TOKEN_KEY)
+        == "from-env"
+    )
 
 
 def test_a_secret_comes_from_a_mounted_file_stripped(tmp_path: Path) -> None:
     file = tmp_path / "token"
     file.write_text("  pat-na1-abc\n\n", encoding="utf-8")
 
-    assert read_secret("HUBSPOT_TOKEN", file, {}) == "pat-na1-abc"
+    assert read_secret("HUBSPOT_TOKEN", file, {}, key=TOKEN_KEY) == "pat-na1-abc"
 
 
 @pytest.mark.parametrize("blank", ["", "   ", "\n"])
@@ -531,24 +538,71 @@ def test_a_blank_environment_variable_falls_back_to_the_file(tmp_path: Path, bla
     file = tmp_path / "token"
     file.write_text("from-file", encoding="utf-8")
 
-    assert read_secret("HUBSPOT_TOKEN", file, {"HUBSPOT_TOKEN": blank}) == "from-file"
+    assert (
+        read_secret("HUBSPOT_TOKEN", file, {"HUBSPOT_TOKEN": blank}, key=TOKEN_KEY) == "from-file"
+    )
 
 
 def test_no_secret_anywhere_is_none(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.write_text("\n", encoding="utf-8")
 
-    assert read_secret("HUBSPOT_TOKEN", None, {}) is None
-    assert read_secret("HUBSPOT_TOKEN", empty, {}) is None
-    assert read_secret("HUBSPOT_TOKEN", None, {"HUBSPOT_TOKEN": "  "}) is None
+    assert read_secret("HUBSPOT_TOKEN", None, {}, key=TOKEN_KEY) is None
+    assert read_secret("HUBSPOT_TOKEN", empty, {}, key=TOKEN_KEY) is None
+    assert read_secret("HUBSPOT_TOKEN", None, {"HUBSPOT_TOKEN": "  "}, key=TOKEN_KEY) is None
 
 
-def test_an_unreadable_secret_file_names_the_variable_not_the_secret(tmp_path: Path) -> None:
+def test_a_missing_secret_file_names_the_config_key_the_path_and_why(tmp_path: Path) -> None:
+    missing = tmp_path / "missing"
+
     with pytest.raises(ConfigError) as caught:
-        read_secret("KAFKA_SASL_PASSWORD", tmp_path / "missing", {})
+        read_secret("HUBSPOT_TOKEN", missing, {}, key=TOKEN_KEY)
 
-    (problem,) = caught.value.problems
-    assert problem.startswith("secret file for KAFKA_SASL_PASSWORD: cannot read")
+    assert caught.value.problems == [
+        f"hubspot.token_file: cannot read {missing}: No such file or directory"
+    ]
+
+
+def test_a_secret_path_that_is_a_directory_is_named_as_such(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        read_secret("HUBSPOT_TOKEN", tmp_path, {}, key=TOKEN_KEY)
+
+    assert caught.value.problems == [f"hubspot.token_file: cannot read {tmp_path}: Is a directory"]
+
+
+def test_a_secret_file_that_is_not_utf8_is_refused_without_quoting_it(tmp_path: Path) -> None:
+    file = tmp_path / "token"
+    file.write_bytes(b"pat-na1-\xff\xfesecret")
+
+    with pytest.raises(ConfigError) as caught:
+        read_secret("HUBSPOT_TOKEN", file, {}, key=TOKEN_KEY)
+
+    assert caught.value.problems == [f"hubspot.token_file: cannot read {file}: not UTF-8 text"]
+    assert "secret" not in str(caught.value).replace(str(file), "")
+    assert "0xff" not in str(caught.value)
+
+
+def test_the_environment_wins_over_an_unreadable_secret_file(tmp_path: Path) -> None:
+    env = {"HUBSPOT_TOKEN": "from-env"}
+
+    assert read_secret("HUBSPOT_TOKEN", tmp_path / "missing", env, key=TOKEN_KEY) == "from-env"
+
+
+def test_an_unreadable_kafka_password_file_names_its_config_key(tmp_path: Path) -> None:
+    missing = tmp_path / "kafka-password"
+    kafka = KafkaSettings(
+        security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username="classter-hubspot",
+        sasl_password_file=missing,
+    )
+
+    with pytest.raises(ConfigError) as caught:
+        kafka_password(kafka, {})
+
+    assert caught.value.problems == [
+        f"kafka.sasl_password_file: cannot read {missing}: No such file or directory"
+    ]
 
 
 def test_the_process_environment_holds_the_secret_when_none_is_given(
@@ -556,4 +610,4 @@ def test_the_process_environment_holds_the_secret_when_none_is_given(
 ) -> None:
     monkeypatch.setenv("HUBSPOT_TOKEN", "pat-na1-from-process")
 
-    assert read_secret("HUBSPOT_TOKEN", None) == "pat-na1-from-process"
+    assert read_secret("HUBSPOT_TOKEN", None, key=TOKEN_KEY) == "pat-na1-from-process"
