@@ -26,13 +26,16 @@ class ConfigError(ClassterHubSpotError):
 class BadInputError(ClassterHubSpotError):
     """A Kafka record that does not satisfy the event contract (SPEC section 7).
 
-    ``reason`` is the short code written to the DLQ header ``x-error-reason``.
+    ``reason`` is the short code written to the DLQ header ``x-error-reason``; ``event_id`` is
+    the record's ``eventId`` when it could be read (a JSON object with a string ``eventId``),
+    so that logs can name the event even though it did not decode.
     """
 
     error_class = "bad_input"
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, *, event_id: str | None = None) -> None:
         self.reason = reason
+        self.event_id = event_id
         super().__init__(message)
 
 

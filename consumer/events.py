@@ -27,6 +27,7 @@ EVENT_TYPES = (STUDENT_CHANGED, REGISTRATION_CHANGED)
 # ``north:wind:8031`` ambiguous, and blank or padded slugs would split one institute in two.
 TENANT_PATTERN = r"^[^:\s](?:[^:]*[^:\s])?$"
 _TENANT = re.compile(TENANT_PATTERN)
+_MAX_EVENT_ID = 256
 
 
 class _Model(BaseModel):
@@ -162,12 +163,22 @@ def _first_error(exc: ValidationError) -> str:
     return f"{loc}: {err['msg']}"
 
 
+def _event_id(obj: dict[str, Any]) -> str | None:
+    """The ``eventId`` of an object that may not decode, for logs: a non-empty string of at most
+    ``_MAX_EVENT_ID`` characters (a longer one is more likely garbage than an id), else None."""
+    event_id = obj.get("eventId")
+    if isinstance(event_id, str) and 0 < len(event_id) <= _MAX_EVENT_ID:
+        return event_id
+    return None
+
+
 def decode_record(key: bytes | None, value: bytes | None) -> Event:
     """Decode one Kafka record into an ``Event``.
 
     Raises ``BadInputError`` with reason ``tombstone``, ``invalid_json``, ``schema_invalid``,
     ``unknown_event_type``, ``unsupported_schema_version``, ``missing_key`` or ``key_mismatch``.
-    Messages never quote field values (they may be personal data).
+    Messages never quote field values (they may be personal data). Once the value is a JSON
+    object, the error carries its ``eventId`` when that is a usable string (see ``_event_id``).
     """
     if value is None:
         raise BadInputError("tombstone", "record value is null (tombstone)")
@@ -177,6 +188,7 @@ def decode_record(key: bytes | None, value: bytes | None) -> Event:
         raise BadInputError("invalid_json", f"value is not UTF-8 JSON: {exc.msg}") from None
     if not isinstance(obj, dict):
         raise BadInputError("schema_invalid", "value is not a JSON object")
+    event_id = _event_id(obj)
     event_type = obj.get("eventType")
     version = obj.get("schemaVersion", SCHEMA_VERSION)
     # type() and not ==: true and 1.0 equal 1 in Python but are not the contract's integer
@@ -184,19 +196,22 @@ def decode_record(key: bytes | None, value: bytes | None) -> Event:
         raise BadInputError(
             "unsupported_schema_version",
             f"schemaVersion {obj['schemaVersion']!r} is not supported (expected 1)",
+            event_id=event_id,
         )
     if event_type is None:
-        raise BadInputError("schema_invalid", "eventType: Field required")
+        raise BadInputError("schema_invalid", "eventType: Field required", event_id=event_id)
     if event_type not in EVENT_TYPES:
         shown = event_type if isinstance(event_type, str) else type(event_type).__name__
-        raise BadInputError("unknown_event_type", f"unknown eventType {shown[:64]!r}")
+        raise BadInputError(
+            "unknown_event_type", f"unknown eventType {shown[:64]!r}", event_id=event_id
+        )
     model: type[StudentChanged] | type[RegistrationChanged] = (
         StudentChanged if event_type == STUDENT_CHANGED else RegistrationChanged
     )
     try:
         parsed = model.model_validate_json(value)
     except ValidationError as exc:
-        raise BadInputError("schema_invalid", _first_error(exc)) from None
+        raise BadInputError("schema_invalid", _first_error(exc), event_id=event_id) from None
     if isinstance(parsed, StudentChanged):
         student, registration, source = parsed.student, None, obj["student"]
     else:
@@ -206,13 +221,17 @@ def decode_record(key: bytes | None, value: bytes | None) -> Event:
             obj["registration"],
         )
     if key is None:
-        raise BadInputError("missing_key", "record has no key (expected the student id)")
+        raise BadInputError(
+            "missing_key", "record has no key (expected the student id)", event_id=event_id
+        )
     try:
         key_text = key.decode("utf-8")
     except UnicodeDecodeError:
-        raise BadInputError("key_mismatch", "record key is not UTF-8") from None
+        raise BadInputError("key_mismatch", "record key is not UTF-8", event_id=event_id) from None
     if key_text != str(student.id):
-        raise BadInputError("key_mismatch", "record key differs from the student id")
+        raise BadInputError(
+            "key_mismatch", "record key differs from the student id", event_id=event_id
+        )
     return Event(
         event_id=parsed.eventId,
         event_type=event_type,

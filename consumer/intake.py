@@ -322,8 +322,10 @@ class Intake:
             self._metrics.buffered.set(self._scheduler.size)
 
     async def _finish(self, item: WorkItem) -> None:
+        # a bad record's error carries the eventId when the value was an object that named one
+        named = item.event or item.error
         extra = {
-            "event_id": item.event.event_id if item.event else None,
+            "event_id": named.event_id if named is not None else None,
             "topic": item.tp.topic,
             "partition": item.tp.partition,
             "offset": item.offset,

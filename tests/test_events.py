@@ -417,6 +417,56 @@ def test_a_reason_is_one_of_the_documented_codes() -> None:
     assert seen == documented
 
 
+# -- the eventId of a bad record ------------------------------------------------------------------
+
+
+def error_of(key: bytes | None, value: bytes | None) -> BadInputError:
+    with pytest.raises(BadInputError) as caught:
+        decode_record(key, value)
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("key", "obj", "reason"),
+    [
+        (KEY, dict(student_event(), schemaVersion=2), "unsupported_schema_version"),
+        (KEY, dict(student_event(), eventType="student.deleted"), "unknown_event_type"),
+        (KEY, dict(student_event(), eventType=None), "schema_invalid"),
+        (KEY, student_event(id="2637"), "schema_invalid"),
+        (KEY, dict(student_event(), tenant="north:wind"), "schema_invalid"),
+        (None, student_event(), "missing_key"),
+        (b"2638", student_event(), "key_mismatch"),
+        (b"\xff", student_event(), "key_mismatch"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_a_bad_record_that_names_its_event_id_carries_it(
+    key: bytes | None, obj: dict[str, Any], reason: str
+) -> None:
+    error = error_of(key, encode(obj))
+
+    assert error.reason == reason
+    assert error.event_id == "e-1"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        b"{",
+        b'["e-1"]',
+        encode(without(student_event(), "eventId")),
+        encode(dict(student_event(), eventId="")),
+        encode(dict(student_event(), eventId=7)),
+        encode(dict(student_event(), eventId=["e-1"])),
+        encode(dict(student_event(), eventId="e" * 257, schemaVersion=2)),
+    ],
+    ids=["tombstone", "not-json", "array", "none", "empty", "number", "list", "too-long"],
+)
+def test_a_bad_record_without_a_usable_event_id_carries_none(value: bytes | None) -> None:
+    assert error_of(KEY, value).event_id is None
+
+
 def test_decoding_does_not_depend_on_key_order_or_whitespace() -> None:
     obj = registration_event()
     pretty = orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
