@@ -255,6 +255,100 @@ def test_token_as_a_mounted_file_is_where_the_daemon_reads_it(
     }
 
 
+def test_kafka_tls_files_are_mounted_where_the_config_points(
+    render: Render, tmp_path: Path
+) -> None:
+    docs = render(FULL_VALUES)
+    kafka = daemon_settings(docs, tmp_path).kafka
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    mount = {m["name"]: m for m in container(docs)["volumeMounts"]}["kafka-tls"]
+    volume = {v["name"]: v for v in pod["volumes"]}["kafka-tls"]
+    where = Path(mount["mountPath"])
+
+    assert mount["readOnly"] is True
+    assert (kafka.ssl_cafile, kafka.ssl_certfile, kafka.ssl_keyfile) == (
+        where / "ca.crt",
+        where / "tls.crt",
+        where / "tls.key",
+    )
+    assert volume["secret"]["secretName"] == "classter-hubspot-kafka-tls"
+    assert volume["secret"]["items"] == [
+        {"key": name, "path": name} for name in ("ca.crt", "tls.crt", "tls.key")
+    ]
+    # the pod's other mounts must not shadow the directory the config points into
+    assert [m["mountPath"] for m in container(docs)["volumeMounts"]].count(str(where)) == 1
+
+
+def test_a_ca_only_tls_secret_mounts_the_ca_and_sets_only_ssl_cafile(
+    render: Render, tmp_path: Path
+) -> None:
+    docs = render(
+        set_=(
+            "config.kafka.security_protocol=SSL",
+            "kafka.tls.existingSecret=kafka-ca",
+            "kafka.tls.caKey=bundle.pem",
+        )
+    )
+    kafka = daemon_settings(docs, tmp_path).kafka
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    volume = {v["name"]: v for v in pod["volumes"]}["kafka-tls"]
+
+    assert kafka.ssl_cafile == Path("/var/run/secrets/classter-hubspot/kafka-tls/bundle.pem")
+    assert (kafka.ssl_certfile, kafka.ssl_keyfile) == (None, None)
+    assert volume["secret"]["items"] == [{"key": "bundle.pem", "path": "bundle.pem"}]
+
+
+def test_an_ssl_path_set_in_config_wins_over_the_mounted_secret(
+    render: Render, tmp_path: Path
+) -> None:
+    docs = render(FULL_VALUES, set_=("config.kafka.ssl_cafile=/etc/ssl/certs/ca.pem",))
+    kafka = daemon_settings(docs, tmp_path).kafka
+
+    assert kafka.ssl_cafile == Path("/etc/ssl/certs/ca.pem")
+    assert kafka.ssl_certfile == Path("/var/run/secrets/classter-hubspot/kafka-tls/tls.crt")
+
+
+def test_no_tls_secret_means_no_tls_volume_and_no_ssl_paths(render: Render, tmp_path: Path) -> None:
+    docs = render()
+    kafka = daemon_settings(docs, tmp_path).kafka
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+
+    assert "kafka-tls" not in {v["name"] for v in pod["volumes"]}
+    assert "ssl_" not in config_text(docs)
+    assert (kafka.ssl_cafile, kafka.ssl_certfile, kafka.ssl_keyfile) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("sets", "named"),
+    [
+        (("kafka.tls.existingSecret=kafka-ca",), "security_protocol is PLAINTEXT"),
+        (
+            (
+                "config.kafka.security_protocol=SSL",
+                "kafka.tls.existingSecret=kafka-tls",
+                "kafka.tls.keyKey=tls.key",
+            ),
+            "kafka.tls.keyKey needs kafka.tls.certKey",
+        ),
+        (
+            (
+                "config.kafka.security_protocol=SSL",
+                "kafka.tls.existingSecret=kafka-tls",
+                "kafka.tls.caKey=",
+            ),
+            "none of kafka.tls.caKey, kafka.tls.certKey",
+        ),
+        (("kafka.tls.caKey=certs/ca.pem",), "caKey"),
+    ],
+    ids=["plaintext", "key-without-cert", "no-keys", "key-with-slash"],
+)
+def test_a_kafka_tls_secret_the_daemon_could_not_use_fails_at_render_time(
+    render: Render, sets: tuple[str, ...], named: str
+) -> None:
+    with pytest.raises(RenderError, match=named):
+        render(set_=sets)
+
+
 def test_config_is_mounted_where_the_image_command_reads_it(render: Render) -> None:
     docs = render()
     mounts = {m["name"]: m for m in container(docs)["volumeMounts"]}

@@ -52,6 +52,21 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* Where mounted secrets live inside the container. */}}
 {{- define "classter-hubspot.tokenDir" -}}/var/run/secrets/classter-hubspot/hubspot{{- end }}
 {{- define "classter-hubspot.kafkaPasswordDir" -}}/var/run/secrets/classter-hubspot/kafka{{- end }}
+{{- define "classter-hubspot.kafkaTlsDir" -}}/var/run/secrets/classter-hubspot/kafka-tls{{- end }}
+
+{{/* The kafka.tls Secret's keys that are set, as config key -> Secret key (empty without one). */}}
+{{- define "classter-hubspot.kafkaTlsFiles" -}}
+{{- $tls := .Values.kafka.tls }}
+{{- $files := dict }}
+{{- if $tls.existingSecret }}
+{{- range $name, $key := dict "ssl_cafile" $tls.caKey "ssl_certfile" $tls.certKey "ssl_keyfile" $tls.keyKey }}
+{{- if $key }}
+{{- $_ := set $files $name $key }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toJson $files }}
+{{- end }}
 
 {{/* config.yaml as the daemon reads it: .Values.config with http.port always written. */}}
 {{- define "classter-hubspot.configYaml" -}}
@@ -59,6 +74,16 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $http := get $config "http" | default dict }}
 {{- $_ := set $http "port" (include "classter-hubspot.port" . | int) }}
 {{- $_ := set $config "http" $http }}
+{{- $tlsFiles := include "classter-hubspot.kafkaTlsFiles" . | fromJson }}
+{{- if $tlsFiles }}
+{{- $kafka := get $config "kafka" | default dict }}
+{{- range $name, $key := $tlsFiles }}
+{{- if not (get $kafka $name) }}
+{{- $_ := set $kafka $name (printf "%s/%s" (include "classter-hubspot.kafkaTlsDir" $) $key) }}
+{{- end }}
+{{- end }}
+{{- $_ := set $config "kafka" $kafka }}
+{{- end }}
 {{- toYaml $config }}
 {{- end }}
 
@@ -82,5 +107,17 @@ change. Included by the Deployment, so `helm template` and `helm install` both s
 {{- $protocol := get $kafka "security_protocol" | default "PLAINTEXT" | toString }}
 {{- if and (hasPrefix "SASL" $protocol) (not .Values.kafka.saslPassword.existingSecret) }}
 {{- fail (printf "config.kafka.security_protocol is %s: set kafka.saslPassword.existingSecret to the Secret holding the SASL password" $protocol) }}
+{{- end }}
+{{- $tls := .Values.kafka.tls }}
+{{- if $tls.existingSecret }}
+{{- if not (has $protocol (list "SSL" "SASL_SSL")) }}
+{{- fail (printf "kafka.tls.existingSecret is set but config.kafka.security_protocol is %s: TLS files are used only with SSL or SASL_SSL" $protocol) }}
+{{- end }}
+{{- if not (or $tls.caKey $tls.certKey) }}
+{{- fail "kafka.tls.existingSecret is set but none of kafka.tls.caKey, kafka.tls.certKey is: name the Secret's keys to mount" }}
+{{- end }}
+{{- if and $tls.keyKey (not $tls.certKey) }}
+{{- fail "kafka.tls.keyKey needs kafka.tls.certKey (the client certificate the key belongs to)" }}
+{{- end }}
 {{- end }}
 {{- end }}
