@@ -36,6 +36,7 @@ from consumer.mapping import DEAL_CODE_PROPERTY, STUDENT_ID_PROPERTY
 from consumer.metrics import Metrics
 from consumer.pipeline import Pipeline
 from consumer.plan import Planner, RawRecord, from_file, print_plan
+from consumer.scheduler import sleep_without_slot
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +218,8 @@ async def run(
             linger_s=settings.hubspot.batch_linger_s,
         )
         stack.push_async_callback(gateway.close)
-        pipeline = Pipeline(settings, schema, gateway, metrics)
+        # a retry backoff lends its concurrency slot to other students meanwhile
+        pipeline = Pipeline(settings, schema, gateway, metrics, sleep=sleep_without_slot)
         intake = Intake(settings.kafka, metrics, pipeline.process, password=kafka_password)
         stack.push_async_callback(intake.close)
         try:

@@ -2,9 +2,10 @@
 
 Commands (SPEC section 8): ``run`` (the daemon), ``check [--apply] [--json]`` (the portal checks
 of section 3, optionally creating the daemon's own properties), ``plan`` (the dry run: the writes
-that records of a JSONL file or of the topics would make) and ``schema`` (print the JSON Schemas
-of the event contract and of the config file). Exit codes: 0 ok, 1 configuration error or failed
-check, 2 HubSpot refused the token, 3 Kafka unreachable.
+that records of a JSONL file or of the topics would make), ``replay-dlq`` (republish
+dead-lettered records to their source topics; ``consumer.replay``) and ``schema`` (print the JSON
+Schemas of the event contract and of the config file). Exit codes: 0 ok, 1 configuration error
+or failed check, 2 HubSpot refused the token, 3 Kafka unreachable.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from pathlib import Path
 import orjson
 from prometheus_client import CollectorRegistry
 
-from consumer import app, config, events, logs
-from consumer.errors import ConfigError, HubSpotAuthError, HubSpotError
+from consumer import app, config, events, logs, replay
+from consumer.errors import ConfigError, HubSpotAuthError, HubSpotError, KafkaUnavailableError
 from consumer.hubspot.checks import Report
 from consumer.hubspot.schema import apply_own_properties
+from consumer.intake import DlqPort
 from consumer.metrics import Metrics
 
 
@@ -66,6 +68,36 @@ def _parser() -> argparse.ArgumentParser:
         help="create the daemon's own custom properties when missing",
     )
     check.add_argument("--json", action="store_true", help="print the report as JSON")
+    replay_dlq = sub.add_parser(
+        "replay-dlq",
+        help="republish DLQ records to their source topics (after a fix)",
+        description="Republish records of kafka.dlq_topic to the topic named by their "
+        "x-source-topic header, with their original key, value and headers (without the DLQ's "
+        "x-* headers). Progress is committed for the replay's own consumer group, so running it "
+        "again goes on where it stopped; records a filter excludes are passed over for that "
+        "group too (use another --group to go over them again).",
+    )
+    replay_dlq.add_argument("--config", "-c", type=Path, required=True, help="the YAML config file")
+    replay_dlq.add_argument(
+        "--group",
+        help="consumer group that records the replay's progress (default: <group_id>-replay)",
+    )
+    replay_dlq.add_argument(
+        "--reason", action="append", help="only records with this x-error-reason (repeatable)"
+    )
+    replay_dlq.add_argument(
+        "--error-class",
+        action="append",
+        help="only records with this x-error-class (repeatable)",
+    )
+    replay_dlq.add_argument(
+        "--limit", type=int, help="republish at most this many records, then stop"
+    )
+    replay_dlq.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what would be republished; publish and commit nothing",
+    )
     schema = sub.add_parser("schema", help="print the JSON Schemas (event contract, config)")
     schema.add_argument(
         "which",
@@ -134,6 +166,46 @@ def _print_report(report: Report, as_json: bool) -> None:
     print(f"{verdict}, {len(report.warnings)} warning(s)")
 
 
+def _replay_dlq(args: argparse.Namespace) -> int:
+    # no HubSpot token needed: a replay only moves records between Kafka topics
+    try:
+        settings = config.load_settings(args.config)
+        password = config.read_secret(config.KAFKA_PASSWORD_ENV, settings.kafka.sasl_password_file)
+    except ConfigError as exc:
+        _print_config_error(exc)
+        return app.EXIT_CONFIG
+    if args.limit is not None and args.limit < 1:
+        _print_config_error(ConfigError(["--limit: must be at least 1"]))
+        return app.EXIT_CONFIG
+    logs.setup(settings.logging.level)
+    kafka = settings.kafka
+    group = args.group or f"{kafka.group_id}-replay"
+    filters = replay.Filters(
+        reasons=replay.parse_list(args.reason), error_classes=replay.parse_list(args.error_class)
+    )
+    mode = " (dry run)" if args.dry_run else ""
+    print(f"replay-dlq: {kafka.dlq_topic} -> source topics, progress in group {group}{mode}")
+
+    async def go() -> replay.Report:
+        async with DlqPort(kafka, group_id=group, password=password) as port:
+            return await replay.replay(
+                port,
+                dlq_topic=kafka.dlq_topic,
+                filters=filters,
+                limit=args.limit,
+                dry_run=args.dry_run,
+                say=print,
+            )
+
+    try:
+        report = asyncio.run(go())
+    except KafkaUnavailableError as exc:
+        print(f"replay-dlq: Kafka: {exc}", file=sys.stderr)
+        return app.EXIT_KAFKA
+    print(report.summary())
+    return app.EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "schema":
@@ -143,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
         )
         return app.EXIT_OK
+    if args.command == "replay-dlq":
+        return _replay_dlq(args)
     try:
         # check reports the cross-key problems together with the portal's
         settings, token = _load(args.config, semantic=args.command != "check")

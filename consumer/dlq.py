@@ -14,7 +14,20 @@ from dataclasses import dataclass
 
 from consumer.redact import MAX_MESSAGE, mask, scrub, values_pattern
 
-__all__ = ["MAX_MESSAGE", "DeadLetter", "dead_letter", "scrub"]
+# the headers the DLQ adds to a source record (SPEC section 10); replay-dlq strips exactly these
+DLQ_HEADERS = frozenset(
+    {
+        "x-source-topic",
+        "x-source-partition",
+        "x-source-offset",
+        "x-error-class",
+        "x-error-reason",
+        "x-error-message",
+        "x-failed-at",
+    }
+)
+
+__all__ = ["DLQ_HEADERS", "MAX_MESSAGE", "DeadLetter", "dead_letter", "scrub"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,16 +56,7 @@ def dead_letter(
     ``personal`` holds the event's personal values (names, phone, ...); the message shows
     digests in their place, as the logs do.
     """
-    ours = {
-        "x-source-topic",
-        "x-source-partition",
-        "x-source-offset",
-        "x-error-class",
-        "x-error-reason",
-        "x-error-message",
-        "x-failed-at",
-    }
-    kept = [(k, v) for k, v in headers if k not in ours]
+    kept = [(k, v) for k, v in headers if k not in DLQ_HEADERS]
     extra = [
         ("x-source-topic", topic.encode()),
         ("x-source-partition", str(partition).encode()),

@@ -49,6 +49,7 @@ from consumer.events import Event, decode_record
 from consumer.metrics import Metrics
 from consumer.offsets import OffsetTracker
 from consumer.pipeline import Outcome
+from consumer.replay import DlqRecord
 from consumer.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -178,7 +179,9 @@ class Intake:
         self._scheduler: Scheduler[WorkItem] = Scheduler(
             self._process, max_concurrency=max_concurrency
         )
-        self._open: Counter[TopicPartition] = Counter()
+        # unfinished items per (partition, generation): a late item of an old assignment must
+        # not count for (or against) the drain of the same partition's next assignment
+        self._open: Counter[tuple[TopicPartition, int]] = Counter()
         self._paused: set[TopicPartition] = set()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -245,9 +248,15 @@ class Intake:
         commit_task = asyncio.get_running_loop().create_task(self._commit_loop())
         try:
             while not self._stop.is_set():
-                batch = await self._consumer.getmany(
-                    timeout_ms=200, max_records=self._settings.max_poll_records
-                )
+                try:
+                    batch = await self._consumer.getmany(
+                        timeout_ms=200, max_records=self._settings.max_poll_records
+                    )
+                except KafkaError as exc:
+                    # a broker restart or a coordinator move: aiokafka reconnects; keep polling
+                    log.warning("poll failed; polling again", extra={"error": type(exc).__name__})
+                    await asyncio.sleep(1.0)
+                    continue
                 self.last_poll = time.time()
                 self._metrics.last_poll.set(self.last_poll)
                 for tp, records in batch.items():
@@ -259,6 +268,10 @@ class Intake:
             commit_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await commit_task
+        # stop fetching: nothing more is taken in; what is buffered gets the drain deadline
+        if self._consumer is not None and self.assigned:
+            with contextlib.suppress(IllegalStateError):
+                self._consumer.pause(*self.assigned)
         drained = await self._scheduler.drain(self._settings.drain_timeout_s)
         if not drained:
             log.warning(
@@ -272,6 +285,13 @@ class Intake:
     def _dispatch(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
         if tp not in self.assigned:
             return  # a record of a partition revoked meanwhile: it will be fetched again
+        state = self._tracker.get(tp)
+        newest = state.newest if state is not None else None
+        if newest is not None and record.offset <= newest:
+            # fetched again within one assignment (a seek after a fetch error): it is already
+            # in flight or finished
+            log.debug("record fetched twice; ignored", extra={"offset": record.offset})
+            return
         self._metrics.events_consumed.labels(topic=tp.topic).inc()
         self._tracker.add(tp, record.offset)
         try:
@@ -280,7 +300,7 @@ class Intake:
         except BadInputError as exc:
             event, error = None, exc
         item = WorkItem(tp, record.offset, self._tracker.generation, record, event, error)
-        self._open[tp] += 1
+        self._open[(tp, item.generation)] += 1
         lane = event.student_key if event is not None else ("bad", tp)
         self._scheduler.submit(lane, item)
         self._metrics.buffered.set(self._scheduler.size)
@@ -296,14 +316,17 @@ class Intake:
             want = self._paused & self.assigned  # hysteresis: resume below half
         for tp in self.assigned:
             state = self._tracker.get(tp)
-            if state is not None and state.span >= self._settings.max_uncommitted_per_partition:
+            if state is not None and state.distance >= self._settings.max_uncommitted_per_partition:
                 want.add(tp)
         if want != self._paused:
             resume = (self._paused - want) & self.assigned
-            if resume:
-                self._consumer.resume(*resume)
-            if want:
-                self._consumer.pause(*want)
+            try:
+                if resume:
+                    self._consumer.resume(*resume)
+                if want:
+                    self._consumer.pause(*want)
+            except IllegalStateError:
+                return  # the assignment changed under us; on_assigned recomputes
             self._paused = want
             self._metrics.paused_partitions.set(len(want))
 
@@ -316,9 +339,10 @@ class Intake:
                 await self._finish(item)
         finally:
             self._metrics.in_flight.dec()
-            self._open[item.tp] -= 1
-            if self._open[item.tp] <= 0:
-                del self._open[item.tp]
+            key = (item.tp, item.generation)
+            self._open[key] -= 1
+            if self._open[key] <= 0:
+                del self._open[key]
             self._metrics.buffered.set(self._scheduler.size)
 
     async def _finish(self, item: WorkItem) -> None:
@@ -454,15 +478,24 @@ class Intake:
         self._metrics.rebalances.labels(kind="revoked").inc()
         gone = set(revoked)
         for item in self._scheduler.drop(lambda item: item.tp in gone):
-            self._open[item.tp] -= 1  # never finished: fetched again by the next owner
+            # never finished: fetched again by the next owner
+            self._open[(item.tp, item.generation)] -= 1
         deadline = time.monotonic() + self._settings.drain_timeout_s
         # polls counters that many lanes decrement; an Event per partition buys nothing here
-        while any(self._open.get(tp, 0) for tp in gone) and time.monotonic() < deadline:  # noqa: ASYNC110
+        while self._unfinished(gone) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
+        # past the deadline, stop what still runs (a retry backoff, a stalled request): the next
+        # owner redoes it, and a late write of ours must not land after the new owner's writes
+        cancelled = await self._scheduler.cancel(lambda item: item.tp in gone)
+        if cancelled:
+            log.warning(
+                "drain deadline passed on revocation; in-flight events cancelled",
+                extra={"cancelled": cancelled},
+            )
         await self.commit(only=gone)
         self._tracker.revoke(gone)
-        for tp in gone:
-            self._open.pop(tp, None)
+        for key in [k for k in self._open if k[0] in gone]:
+            del self._open[key]
         self.assigned -= gone
         self._paused -= gone
         log.info("partitions revoked", extra={"partitions": sorted(str(t) for t in gone)})
@@ -471,10 +504,19 @@ class Intake:
         self._metrics.rebalances.labels(kind="assigned").inc()
         self._tracker.assign(assigned)
         self.assigned = set(assigned)
-        # pauses belong to the old assignment object in aiokafka; recompute them
+        # pauses belong to the old assignment object in aiokafka: re-apply them now, before the
+        # first fetch of the new assignment
         self._paused = set()
         self._metrics.paused_partitions.set(0)
+        if self._consumer is not None:
+            self._apply_backpressure()
+            if self.draining:
+                with contextlib.suppress(IllegalStateError):
+                    self._consumer.pause(*self.assigned)
         log.info("partitions assigned", extra={"partitions": sorted(str(t) for t in assigned)})
+
+    def _unfinished(self, partitions: set[TopicPartition]) -> bool:
+        return any(n > 0 for (tp, _), n in self._open.items() if tp in partitions)
 
     @property
     def buffered(self) -> int:
@@ -565,3 +607,118 @@ async def read_topics(
     finally:
         with contextlib.suppress(KafkaError):
             await consumer.stop()
+
+
+class DlqPort:
+    """The Kafka side of ``replay-dlq`` (``replay.DlqPort``): reads the DLQ under the replay's own
+    consumer group (partitions assigned by hand, offsets committed explicitly) and republishes
+    with an idempotent acks=all producer. ``async with`` starts and stops both clients."""
+
+    def __init__(
+        self, settings: KafkaSettings, *, group_id: str, password: str | None = None
+    ) -> None:
+        self._settings = settings
+        self._group_id = group_id
+        self._password = password
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+
+    async def __aenter__(self) -> DlqPort:
+        s = self._settings
+        security = kafka_security(s, self._password)
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=s.bootstrap_servers,
+            client_id="classter-hubspot-replay",
+            acks="all",
+            enable_idempotence=True,
+            **security,
+        )
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.bootstrap_servers,
+            group_id=self._group_id,
+            client_id="classter-hubspot-replay",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **security,
+        )
+        try:
+            await self._producer.start()
+            await self._consumer.start()
+        except KafkaError as exc:
+            await self.close()
+            raise KafkaUnavailableError(
+                f"cannot reach Kafka at {s.bootstrap_servers}: {type(exc).__name__}: {exc}"
+            ) from None
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        producer, self._producer = self._producer, None
+        if consumer is not None:
+            with contextlib.suppress(KafkaError):
+                await consumer.stop()
+        if producer is not None:
+            with contextlib.suppress(KafkaError):
+                await producer.stop()
+
+    async def batches(self) -> AsyncIterator[list[DlqRecord]]:
+        consumer = self._consumer
+        assert consumer is not None, "async with first"  # noqa: S101
+        topic = self._settings.dlq_topic
+        try:
+            parts = await self._partitions(consumer, topic)
+            if not parts:
+                return
+            consumer.assign(parts)
+            # the end as it is now: records dead-lettered during the replay wait for the next one
+            ends = await consumer.end_offsets(parts)
+            while True:
+                todo = [tp for tp in parts if await consumer.position(tp) < ends[tp]]
+                if not todo:
+                    return
+                fetched = await consumer.getmany(*todo, timeout_ms=1000, max_records=500)
+                batch = [
+                    DlqRecord(tp.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
+                    for tp, records in sorted(fetched.items(), key=lambda kv: kv[0].partition)
+                    for r in records
+                    if r.offset < ends[tp]
+                ]
+                if batch:
+                    yield batch
+        except KafkaError as exc:
+            raise KafkaUnavailableError(f"reading {topic}: {type(exc).__name__}: {exc}") from None
+
+    @staticmethod
+    async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+        for _ in range(20):
+            found = consumer.partitions_for_topic(topic)
+            if found:
+                return [TopicPartition(topic, p) for p in sorted(found)]
+            await consumer._client.force_metadata_update()  # an unsubscribed consumer: ask
+        return []
+
+    async def publish(
+        self, topic: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None:
+        producer = self._producer
+        assert producer is not None, "async with first"  # noqa: S101
+        try:
+            await producer.send_and_wait(topic, value=value, key=key, headers=headers or None)
+        except KafkaError as exc:
+            raise KafkaUnavailableError(
+                f"republishing to {topic}: {type(exc).__name__}: {exc}"
+            ) from None
+
+    async def commit(self, offsets: dict[int, int]) -> None:
+        consumer = self._consumer
+        assert consumer is not None, "async with first"  # noqa: S101
+        topic = self._settings.dlq_topic
+        try:
+            await consumer.commit({TopicPartition(topic, p): o for p, o in offsets.items()})
+        except KafkaError as exc:
+            raise KafkaUnavailableError(
+                f"committing the replay's progress: {type(exc).__name__}: {exc}"
+            ) from None

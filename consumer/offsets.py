@@ -23,6 +23,7 @@ class PartitionOffsets:
     _done: set[int] = field(default_factory=set)
     _open: set[int] = field(default_factory=set)
     _last_seen: int | None = None
+    _first_seen: int | None = None
 
     def add(self, offset: int) -> None:
         """Record an offset handed to processing; offsets of a partition arrive increasing."""
@@ -31,6 +32,13 @@ class PartitionOffsets:
         self._seen.append(offset)
         self._open.add(offset)
         self._last_seen = offset
+        if self._first_seen is None:
+            self._first_seen = offset
+
+    @property
+    def newest(self) -> int | None:
+        """The newest offset added, if any (a re-fetched record at or below it is a repeat)."""
+        return self._last_seen
 
     def complete(self, offset: int) -> None:
         """Mark an offset finished; unknown offsets (never added, or already passed) are ignored."""
@@ -65,6 +73,21 @@ class PartitionOffsets:
         if not self._seen or self._last_seen is None:
             return 0
         return self._last_seen - self._seen[0] + 1
+
+    @property
+    def uncommitted(self) -> int:
+        """Distance from the last commit (or the first offset of this assignment when nothing
+        was committed yet) to the newest seen offset; grows while commits fail."""
+        if self._last_seen is None:
+            return 0
+        base = self.committed if self.committed is not None else self._first_seen
+        assert base is not None  # noqa: S101 - set together with _last_seen
+        return max(0, self._last_seen + 1 - base)
+
+    @property
+    def distance(self) -> int:
+        """What backpressure bounds: the larger of ``span`` and ``uncommitted``."""
+        return max(self.span, self.uncommitted)
 
 
 class OffsetTracker:

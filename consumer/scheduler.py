@@ -2,31 +2,70 @@
 
 Owns: running work items of one lane (one student) strictly one after another in submission
 order, different lanes concurrently up to ``max_concurrency``, dropping queued items on request
-(revoked partitions), and draining with a deadline. Knows no Kafka, no HubSpot: an item is
-opaque and the handler decides what it means. Every task it starts, it cancels and awaits.
+(revoked partitions), cancelling running items on request (revoked partitions past their drain
+deadline, so a late write of an old owner cannot land after the new owner's), and draining with
+a deadline. A handler that waits (a retry backoff) calls ``sleep_without_slot`` so that its
+concurrency slot serves other lanes meanwhile. Knows no Kafka, no HubSpot: an item is opaque
+and the handler decides what it means. Every task it starts, it cancels and awaits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Coroutine, Hashable
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
+class _Hold:
+    """The concurrency slot a running item holds, so a waiting handler can lend it out."""
+
+    __slots__ = ("held", "slots")
+
+    def __init__(self, slots: asyncio.Semaphore) -> None:
+        self.slots = slots
+        self.held = False
+
+
+_hold: contextvars.ContextVar[_Hold | None] = contextvars.ContextVar("scheduler_hold", default=None)
+
+
+async def sleep_without_slot(delay_s: float) -> None:
+    """``asyncio.sleep`` that gives the caller's concurrency slot back while it sleeps.
+
+    Called from a scheduler's handler (a retry backoff), other lanes run in the freed slot; the
+    slot is taken again before it returns. Elsewhere it is a plain sleep.
+    """
+    hold = _hold.get()
+    if hold is None or not hold.held:
+        await asyncio.sleep(delay_s)
+        return
+    hold.slots.release()
+    hold.held = False
+    try:
+        await asyncio.sleep(delay_s)
+    finally:
+        await hold.slots.acquire()  # cancelled here: held stays False, nothing is released twice
+        hold.held = True
+
+
 class Scheduler(Generic[T]):
     """Lanes of items keyed by ``lane``; ``handler`` is awaited for each item."""
 
-    def __init__(self, handler: Callable[[T], Awaitable[None]], *, max_concurrency: int) -> None:
+    def __init__(
+        self, handler: Callable[[T], Coroutine[Any, Any, None]], *, max_concurrency: int
+    ) -> None:
         self._handler = handler
         self._slots = asyncio.Semaphore(max_concurrency)
         self._lanes: dict[Hashable, deque[T]] = {}
         self._workers: dict[Hashable, asyncio.Task[None]] = {}
+        self._current: dict[Hashable, tuple[T, asyncio.Task[None]]] = {}
         self._running = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -58,26 +97,50 @@ class Scheduler(Generic[T]):
         try:
             while self._lanes.get(lane):
                 # the slot first: a waiting item stays queued, so it is counted and droppable
-                async with self._slots:
+                hold = _Hold(self._slots)
+                await self._slots.acquire()
+                hold.held = True
+                try:
                     queue = self._lanes.get(lane)
                     if not queue:
                         break  # dropped while waiting for the slot
                     item = queue.popleft()
                     self._running += 1
                     try:
-                        await self._handler(item)
-                    except Exception:
-                        # a handler is meant to finish its items itself; one that fails must not
-                        # strand the rest of its lane
-                        log.exception("lane handler failed; the lane goes on")
+                        await self._run_one(lane, item, hold)
                     finally:
                         self._running -= 1
+                finally:
+                    if hold.held:
+                        self._slots.release()
         finally:
             if not self._lanes.get(lane):
                 self._lanes.pop(lane, None)
             self._workers.pop(lane, None)
             if not self._workers:
                 self._idle.set()
+
+    async def _run_one(self, lane: Hashable, item: T, hold: _Hold) -> None:
+        # the item runs in a task of its own, so that it alone can be cancelled (``cancel``)
+        context = contextvars.copy_context()
+        context.run(_hold.set, hold)
+        task = asyncio.get_running_loop().create_task(self._handler(item), context=context)
+        self._current[lane] = (item, task)
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            raise
+        finally:
+            self._current.pop(lane, None)
+        if task.cancelled():
+            log.info("running item cancelled; the lane goes on")
+        elif (exc := task.exception()) is not None:
+            # a handler is meant to finish its items itself; one that fails must not strand
+            # the rest of its lane
+            log.error("lane handler failed; the lane goes on", exc_info=exc)
 
     def drop(self, predicate: Callable[[T], bool]) -> list[T]:
         """Remove queued (not running) items that match; returns them."""
@@ -86,6 +149,18 @@ class Scheduler(Generic[T]):
             dropped.extend(i for i in queue if predicate(i))
             self._lanes[lane] = deque(i for i in queue if not predicate(i))
         return dropped
+
+    async def cancel(self, predicate: Callable[[T], bool]) -> int:
+        """Cancel running items that match and wait until they have stopped; returns how many.
+
+        Their lanes go on with the next queued item.
+        """
+        tasks = [task for item, task in self._current.values() if predicate(item)]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        return len(tasks)
 
     async def drain(self, timeout_s: float) -> bool:
         """Wait until every lane is empty; False when the deadline passed first."""

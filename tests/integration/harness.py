@@ -97,6 +97,15 @@ class Stack:
 
     def settings(self, **overrides: Any) -> Settings:
         """The demo config pointed at this stack, with ``overrides`` merged in (nested dicts)."""
+        return Settings.model_validate(self.settings_tree(**overrides))
+
+    def config_file(self, path: Path, **overrides: Any) -> Path:
+        """``settings`` written as a YAML config file (for the CLI in a subprocess)."""
+        path.write_text(yaml.safe_dump(self.settings_tree(**overrides)))
+        return path
+
+    def settings_tree(self, **overrides: Any) -> dict[str, Any]:
+        """The config tree behind ``settings`` (plain YAML data)."""
         tree = yaml.safe_load((ROOT / "examples" / "config.yaml").read_text())
         tree = _merge(
             tree,
@@ -117,7 +126,7 @@ class Stack:
                 "http": {"host": "127.0.0.1", "port": 0},
             },
         )
-        return Settings.model_validate(_merge(tree, overrides))
+        return _merge(tree, overrides)
 
     async def prepare(self, settings: Settings | None = None) -> None:
         """Create the topics and the daemon's own properties (what ``check --apply`` does)."""
