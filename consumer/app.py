@@ -24,7 +24,13 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from consumer.config import Settings
-from consumer.errors import ConfigError, HubSpotAuthError, HubSpotError, KafkaUnavailableError
+from consumer.errors import (
+    ConfigError,
+    HubSpotAuthError,
+    HubSpotError,
+    HubSpotTransientError,
+    KafkaUnavailableError,
+)
 from consumer.health import Probe, build_app
 from consumer.hubspot.batching import Gateway
 from consumer.hubspot.checks import Report, check_schema, check_settings, check_token
@@ -164,6 +170,30 @@ async def plan(
     return EXIT_OK
 
 
+# a replica restarted while HubSpot answers 5xx or 429 waits for it instead of exiting
+START_RETRY_S = 60.0
+
+
+async def portal_report_with_retries(
+    settings: Settings, client: HubSpotClient, token: str, *, within_s: float = START_RETRY_S
+) -> tuple[Report, PortalSchema | None]:
+    """``portal_report``, retrying transient failures (capped backoff) for up to ``within_s``."""
+    deadline = time.monotonic() + within_s
+    delay = 0.5
+    while True:
+        try:
+            return await portal_report(settings, client, token)
+        except HubSpotTransientError as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning(
+                "HubSpot not answering at start; retrying",
+                extra={"error": str(exc)[:200], "delay_s": delay},
+            )
+            await asyncio.sleep(max(delay, exc.retry_after_s or 0.0))
+            delay = min(delay * 2, 8.0)
+
+
 async def run(
     settings: Settings,
     *,
@@ -193,7 +223,7 @@ async def run(
 
         handle = await stack.enter_async_context(hubspot(settings, token, metrics))
         try:
-            report, schema = await portal_report(settings, handle.client, token)
+            report, schema = await portal_report_with_retries(settings, handle.client, token)
         except HubSpotAuthError as exc:
             log.critical("HubSpot refused the token", extra={"error": str(exc)})
             return EXIT_AUTH
