@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -197,6 +200,16 @@ class PartitionModel(RuleBasedStateMachine):
         assert self.state.span == expected_span
 
     @invariant()
+    def the_distance_to_the_last_commit_is_measured_from_it(self) -> None:
+        if not self.seen:
+            assert (self.state.uncommitted, self.state.newest) == (0, None)
+            return
+        base = self.committed if self.committed is not None else self.seen[0]
+        assert self.state.newest == self.seen[-1]
+        assert self.state.uncommitted == self.seen[-1] + 1 - base
+        assert self.state.distance >= self.state.span
+
+    @invariant()
     def commits_never_go_backwards(self) -> None:
         point = self.state.pending_commit()
         if point is not None and self.committed is not None:
@@ -297,3 +310,77 @@ def test_assigning_again_keeps_the_state_of_partitions_still_owned() -> None:
     assert state is not None
     assert state.commit_point() == 3
     assert sorted(str(p) for p in tracker.partitions) == ["p0", "p1"]
+
+
+# -- exhaustive: every completion order of small partitions ----------------------------------------
+
+
+@pytest.mark.parametrize("offsets", [(0, 1, 2, 3), (0, 2, 5, 6), (10, 11, 13, 20, 21)])
+def test_in_every_completion_order_the_commit_never_passes_an_unfinished_offset(
+    offsets: tuple[int, ...],
+) -> None:
+    for order in itertools.permutations(offsets):
+        state = partition(*offsets)
+        done: set[int] = set()
+        points = []
+        for offset in order:
+            state.complete(offset)
+            done.add(offset)
+            point = state.commit_point()
+            assert point is not None
+            assert all(o in done for o in offsets if o < point), (order, point)
+            unfinished = [o for o in offsets if o not in done]
+            assert point == (min(unfinished) if unfinished else offsets[-1] + 1)
+            points.append(point)
+        assert points == sorted(points), f"the commit point went back in {order}"
+        assert points[-1] == offsets[-1] + 1
+
+
+@given(
+    gaps=st.lists(st.integers(min_value=1, max_value=5), min_size=1, max_size=40),
+    data=st.data(),
+)
+@PROPERTY
+def test_a_stuck_offset_holds_the_commit_and_the_distance_grows_past_any_bound(
+    gaps: list[int], data: st.DataObject
+) -> None:
+    offsets = list(itertools.accumulate(gaps))
+    state = partition(*offsets)
+    stuck = data.draw(st.sampled_from(offsets))
+    for offset in offsets:
+        if offset != stuck:
+            state.complete(offset)
+
+    assert state.commit_point() == stuck
+    assert state.unfinished == 1
+    assert state.span == offsets[-1] - stuck + 1
+    # what backpressure compares with max_uncommitted_per_partition
+    assert state.distance == offsets[-1] + 1 - offsets[0]
+    state.complete(stuck)
+    assert state.commit_point() == offsets[-1] + 1
+    assert state.span == 0
+
+
+def test_the_distance_counts_from_the_last_commit_while_commits_fail() -> None:
+    state = partition(0, 1, 2, 3)
+    for offset in range(4):
+        state.complete(offset)
+    assert (state.span, state.uncommitted) == (0, 4)
+
+    state.committed = 4
+    assert state.distance == 0
+    state.add(4)
+    state.add(5)
+    state.complete(4)
+    state.complete(5)
+    # the commit of 6 failed: nothing is open, but 2 finished offsets are not committed
+    assert (state.span, state.uncommitted, state.distance) == (0, 2, 2)
+
+
+def test_newest_tells_a_record_fetched_again_from_a_new_one() -> None:
+    state = partition(3, 4)
+
+    assert state.newest == 4
+    state.complete(3)
+    assert state.newest == 4
+    assert PartitionOffsets().newest is None

@@ -8,7 +8,7 @@ from collections import defaultdict
 
 import pytest
 
-from consumer.scheduler import Scheduler
+from consumer.scheduler import Scheduler, sleep_without_slot
 
 
 async def settle(rounds: int = 20) -> None:
@@ -269,3 +269,72 @@ async def test_nothing_can_be_submitted_after_close() -> None:
 
     with pytest.raises(RuntimeError, match="closed"):
         scheduler.submit("a", "late")
+
+
+# -- cancelling running items, lending slots ------------------------------------------------------
+
+
+async def test_cancelling_a_running_item_stops_only_it_and_its_lane_goes_on() -> None:
+    handler = Gated()
+    scheduler: Scheduler[str] = Scheduler(handler, max_concurrency=10)
+    for lane, item in (("a", "a1"), ("a", "a2"), ("b", "b1")):
+        scheduler.submit(lane, item)
+    await settle()
+    assert sorted(handler.started) == ["a1", "b1"]
+
+    cancelled = await scheduler.cancel(lambda item: item == "a1")
+
+    assert cancelled == 1
+    assert handler.cancelled == ["a1"]
+    await settle()
+    assert handler.started[-1] == "a2", "the next item of the lane runs"
+    handler.release("a2", "b1")
+    assert await scheduler.drain(1.0)
+    assert sorted(handler.finished) == ["a2", "b1"]
+    assert await scheduler.cancel(lambda _: True) == 0
+    await scheduler.close()
+
+
+async def test_a_handler_sleeping_without_its_slot_lets_other_lanes_run() -> None:
+    gate = asyncio.Event()
+    ran: list[str] = []
+
+    async def handler(item: str) -> None:
+        if item == "retrying":
+            while not gate.is_set():
+                await sleep_without_slot(0.01)  # a retry backoff
+        ran.append(item)
+
+    scheduler: Scheduler[str] = Scheduler(handler, max_concurrency=1)
+    scheduler.submit("a", "retrying")
+    await settle()
+    scheduler.submit("b", "other")
+
+    await asyncio.sleep(0.1)
+    assert ran == ["other"], "the other lane got the only slot while the first one waited"
+    gate.set()
+    assert await scheduler.drain(1.0)
+    assert ran == ["other", "retrying"]
+    await scheduler.close()
+
+
+async def test_a_handler_holding_its_slot_blocks_other_lanes_at_the_cap() -> None:
+    # the counterpart of the test above: the cap holds for handlers that do not lend the slot
+    gate = asyncio.Event()
+    ran: list[str] = []
+
+    async def handler(item: str) -> None:
+        if item == "busy":
+            await gate.wait()
+        ran.append(item)
+
+    scheduler: Scheduler[str] = Scheduler(handler, max_concurrency=1)
+    scheduler.submit("a", "busy")
+    await settle()
+    scheduler.submit("b", "other")
+    await asyncio.sleep(0.05)
+    assert ran == []
+    gate.set()
+    assert await scheduler.drain(1.0)
+    assert ran == ["busy", "other"]
+    await scheduler.close()
