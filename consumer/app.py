@@ -216,7 +216,15 @@ async def run(
         )
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        await web.TCPSite(runner, settings.http.host, settings.http.port).start()
+        try:
+            await web.TCPSite(runner, settings.http.host, settings.http.port).start()
+        except OSError as exc:
+            # a clear line instead of a traceback: the port is taken or not ours to bind
+            log.critical(
+                "cannot listen on the HTTP port",
+                extra={"key": "http.port", "port": settings.http.port, "error": exc.strerror},
+            )
+            return EXIT_CONFIG
         http_port = int(runner.addresses[0][1])
         if on_http_port is not None:
             on_http_port(http_port)

@@ -56,6 +56,7 @@ TOKEN = "pat-na1-sandbox-demo-token"  # noqa: S105 - the emulator's public sandb
 SEEN = {
     "Unable connect to node": "broker unreachable (aiokafka reconnects)",
     "Kafka is not reachable": "start-up found no broker (exit 3)",
+    "cannot listen on the HTTP port": "HTTP port taken (exit 1)",
     "Heartbeat session expired": "heartbeat session expired",
     "retrying event": "event retried (transient HubSpot failure)",
     "HubSpot not answering at start; retrying": "start-up check retried",
@@ -91,7 +92,6 @@ class Plan:
     broker_port: int = 39492
     controller_port: int = 39493
     emulator_port: int = 39480
-    first_http_port: int = 39401
     workdir: Path = ROOT / ".cache" / "chaos"
 
 
@@ -239,7 +239,8 @@ class Chaos:
                     "retry_max_backoff_s": 2.0,
                     "max_attempts": 60,
                 },
-                "http": {"host": "127.0.0.1", "port": self.plan.first_http_port + index},
+                # an ephemeral port: a fixed one may be held by someone's ephemeral socket
+                "http": {"host": "127.0.0.1", "port": 0},
                 "logging": {"level": "INFO"},
             },
         )
