@@ -33,10 +33,10 @@ What SPEC sections 6 and 7 promise, measured under real faults by `python -m ben
 - A dedicated Apache Kafka broker (KRaft, one node, ports 39492/39493), two topics of 6
   partitions (`students`, `registrations`) and a DLQ topic; restarted once in the middle of the
   run while replicas are consuming and the publisher is paused.
-- The HubSpot emulator as its own process, with fault rules re-armed every {burst_every_s:g} s:
-  for {burst_s:g} s every request answers 429 (`TEN_SECONDLY_ROLLING`); at all times {fault_pct:g}% 5xx (500,
-  502, 503, 504 alike), {stall_pct:g}% of requests stalled {stall_s:g} s, {drop_pct:g}% of
-  connections dropped without an answer.
+- The HubSpot emulator as its own process with fault rules: every {burst_every_s:g} s, for
+  {burst_s:g} s, every request answers 429 (`TEN_SECONDLY_ROLLING`); at all times
+  {fault_pct:g}% 5xx (500, 502, 503, 504 alike), {stall_pct:g}% of requests stalled
+  {stall_s:g} s, {drop_pct:g}% of connections dropped without an answer.
 - {replicas} replicas of the real daemon (`python -m consumer run`, static membership through
   `group_instance_id`, drain deadline 5 s); every {kill_lo:g} to {kill_hi:g} s one of them, at
   random, gets SIGKILL and is started again after 0.3 to 1 s.

@@ -194,6 +194,19 @@ async def portal_report_with_retries(
             delay = min(delay * 2, 8.0)
 
 
+async def _listen(runner: web.AppRunner, settings: Settings) -> bool:
+    """Bind the HTTP port; False (and one clear log line instead of a traceback) when taken."""
+    try:
+        await web.TCPSite(runner, settings.http.host, settings.http.port).start()
+    except OSError as exc:
+        log.critical(
+            "cannot listen on the HTTP port",
+            extra={"key": "http.port", "port": settings.http.port, "error": exc.strerror},
+        )
+        return False
+    return True
+
+
 async def run(
     settings: Settings,
     *,
@@ -216,14 +229,7 @@ async def run(
         )
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        try:
-            await web.TCPSite(runner, settings.http.host, settings.http.port).start()
-        except OSError as exc:
-            # a clear line instead of a traceback: the port is taken or not ours to bind
-            log.critical(
-                "cannot listen on the HTTP port",
-                extra={"key": "http.port", "port": settings.http.port, "error": exc.strerror},
-            )
+        if not await _listen(runner, settings):
             return EXIT_CONFIG
         http_port = int(runner.addresses[0][1])
         if on_http_port is not None:
