@@ -67,9 +67,28 @@ TAIL = """
   and then redelivered because its replica died before the offset commit that would have
   passed it. At-least-once delivery allows it; `replay-dlq` republishes each source record
   once per run (it skips repeats by `x-source-topic/partition/offset`).
+- A replica that starts while the broker is down exits 3 ("Kafka is not reachable") and is
+  started again, as Kubernetes would; one that starts during a 429 burst or a 5xx retries its
+  start-up checks for up to 60 s instead of exiting.
 - HubSpot holds no duplicate because every write is found-or-created by a unique property
   (`classter_student_id`, `classter_deal_code`) and e-mail, never search-then-create; a 409
   from a concurrent create is resolved by a fresh lookup.
+
+## The other delivery tests (in the suite)
+
+- `tests/integration/test_hostile_input.py`: 267 hostile records (`sandbox/hostile.py`: not
+  JSON, truncated UTF-8, wrong types, missing fields, 600 kB values, null keys, tombstones,
+  unknown event types, schema versions, keys that disagree with the student id, an address
+  HubSpot refuses) between valid records on the same partitions: each is dead-lettered once with
+  its reason, the valid ones sync, the offsets reach the end.
+- `tests/integration/test_shutdown.py`: SIGTERM with work in flight exits 0 within the drain
+  deadline; nothing below the committed offsets is missing; a rerun finishes the rest once.
+- `tests/integration/test_rebalance.py`: a second static member joins mid-run; partitions move,
+  both exit 0, every contact and deal exists once, each deal on its student's contact.
+- `tests/integration/test_replay_dlq.py`: `replay-dlq` with `--dry-run`, `--reason`, `--limit`
+  and a second group; a rerun republishes nothing twice.
+- `tests/test_offsets.py`: the commit point against a set model (hypothesis state machine) and
+  every completion order of small partitions.
 """
 
 
