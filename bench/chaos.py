@@ -62,7 +62,8 @@ TAIL = """
 
 - "faults seen" counts the replicas' own log lines (a replica killed by SIGKILL loses nothing
   of that count: the logs are files). Every fault kind the emulator injected shows up as a
-  retried event; broker restarts show up as failed commits and polls, then redelivery.
+  retried event; the broker restart as aiokafka reconnecting (and at times a failed commit),
+  then redelivery of what was not committed.
 - A DLQ record "repeated after a kill" is a bad record that was dead-lettered, acknowledged,
   and then redelivered because its replica died before the offset commit that would have
   passed it. At-least-once delivery allows it; `replay-dlq` republishes each source record
