@@ -143,9 +143,19 @@ class _Replica:
         self.log = log
         self.proc: asyncio.subprocess.Process | None = None
         self.killed = False
+        self.mark = 0  # the log's size when the latest process started
+
+    def ready(self) -> bool:
+        """Running, and its latest start got as far as "started" (signal handlers installed)."""
+        if self.proc is None or self.proc.returncode is not None or not self.log.exists():
+            return False
+        with self.log.open("rb") as log:
+            log.seek(self.mark)
+            return b'"msg":"started"' in log.read()
 
     async def start(self) -> None:
         self.killed = False
+        self.mark = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -506,6 +516,9 @@ class Chaos:
             await self._kill_loop(started)
             await publisher
             caught_up = await self._caught_up(deadline)
+            # the last kill's replica is back (supervised) and ready for its SIGTERM
+            while not all(r.ready() for r in self.replicas) and time.monotonic() < deadline:  # noqa: ASYNC110 - polls processes and files
+                await asyncio.sleep(0.5)
             self.result.catch_up_s = round(time.monotonic() - started, 1)
         finally:
             self._stopping = True
