@@ -170,7 +170,7 @@ def _replay_dlq(args: argparse.Namespace) -> int:
     # no HubSpot token needed: a replay only moves records between Kafka topics
     try:
         settings = config.load_settings(args.config)
-        password = config.read_secret(config.KAFKA_PASSWORD_ENV, settings.kafka.sasl_password_file)
+        password = config.kafka_password(settings.kafka)
     except ConfigError as exc:
         _print_config_error(exc)
         return app.EXIT_CONFIG
