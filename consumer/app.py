@@ -63,7 +63,10 @@ async def hubspot(settings: Settings, token: str, metrics: Metrics) -> AsyncIter
     """An HTTP session and a client for HubSpot, closed on exit."""
     hub = settings.hubspot
     limiter = RateLimiter(
-        budget_share=hub.budget_share, daily_reserve=hub.daily_reserve, metrics=metrics
+        budget_share=hub.budget_share,
+        daily_reserve=hub.daily_reserve,
+        daily_probe_s=hub.daily_probe_s,
+        metrics=metrics,
     )
     async with aiohttp.ClientSession(raise_for_status=False) as session:
         yield HubSpotHandle(
@@ -263,7 +266,14 @@ async def run(
         )
         stack.push_async_callback(gateway.close)
         # a retry backoff lends its concurrency slot to other students meanwhile
-        pipeline = Pipeline(settings, schema, gateway, metrics, sleep=sleep_without_slot)
+        pipeline = Pipeline(
+            settings,
+            schema,
+            gateway,
+            metrics,
+            sleep=sleep_without_slot,
+            retry_wait=handle.limiter.retry_wait_s,
+        )
         intake = Intake(settings.kafka, metrics, pipeline.process, password=kafka_password)
         stack.push_async_callback(intake.close)
         try:

@@ -167,7 +167,7 @@ class Intake:
         handle: Handle,
         *,
         password: str | None = None,
-        max_concurrency: int = 64,
+        max_concurrency: int | None = None,
         client_id: str = "classter-hubspot",
     ) -> None:
         self._settings = settings
@@ -177,7 +177,7 @@ class Intake:
         self._client_id = client_id
         self._tracker = OffsetTracker()
         self._scheduler: Scheduler[WorkItem] = Scheduler(
-            self._process, max_concurrency=max_concurrency
+            self._process, max_concurrency=max_concurrency or settings.max_in_flight_students
         )
         # unfinished items per (partition, generation): a late item of an old assignment must
         # not count for (or against) the drain of the same partition's next assignment

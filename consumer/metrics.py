@@ -95,6 +95,13 @@ class Metrics:
             ["window"],
             registry=registry,
         )
+        self.budget_limit = Gauge(
+            P + "hubspot_budget_limit",
+            "HubSpot rate-limit budget per window (ten_secondly: X-HubSpot-RateLimit-Max, "
+            "daily: X-HubSpot-RateLimit-Daily)",
+            ["window"],
+            registry=registry,
+        )
         self.last_poll = Gauge(
             P + "last_poll_timestamp_seconds", "Unix time of the last Kafka poll", registry=registry
         )

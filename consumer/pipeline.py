@@ -90,6 +90,7 @@ class Pipeline:
         now: Callable[[], dt.datetime] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        retry_wait: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self._settings = settings
         self._schema = schema
@@ -98,6 +99,8 @@ class Pipeline:
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        # how long a retry must wait so that it keeps off the daily reserve (the limiter's)
+        self._retry_wait = retry_wait
         acts = settings.actions
         self._create_contact = (
             table(CONTACT_MODEL, acts.CreateContact) if acts.CreateContact else None
@@ -160,6 +163,10 @@ class Pipeline:
                     },
                 )
                 await self._sleep(delay)
+                while (reserve_wait := self._retry_wait()) > 0:
+                    # the rest of the day's budget is kept for first attempts
+                    self._metrics.retries.labels(cause="daily_reserve").inc()
+                    await self._sleep(reserve_wait)
 
     def _backoff(self, attempt: int, cap: float) -> float:
         # full jitter on a 0.5 s doubling base, capped

@@ -21,18 +21,35 @@ from consumer.hubspot.client import HubObject, HubSpotClient
 I = TypeVar("I", bound=Hashable)  # noqa: E741 - conventional type-variable name
 R = TypeVar("R")
 Flush = Callable[[list[I]], Awaitable[Sequence[R | BaseException]]]
+Gate = Callable[[], contextlib.AbstractAsyncContextManager[None]]
 
 
 class Coalescer(Generic[I, R]):
-    """Batches ``submit(item)`` calls into ``flush(items)`` calls."""
+    """Batches ``submit(item)`` calls into ``flush(items)`` calls.
 
-    def __init__(self, flush: Flush[I, R], *, max_batch: int = 100, linger_s: float = 0.05) -> None:
+    Without a ``gate`` a batch is what was submitted within ``linger_s`` (or the first
+    ``max_batch`` items). With a ``gate`` (an async context manager factory: the limiter's
+    ``reserved``), a batch is formed only once the gate has let it through: while the
+    limiter holds requests back, submissions keep joining the waiting batch, so a request
+    spent under budget pressure carries as many inputs as there are (up to ``max_batch``).
+    """
+
+    def __init__(
+        self,
+        flush: Flush[I, R],
+        *,
+        max_batch: int = 100,
+        linger_s: float = 0.05,
+        gate: Gate | None = None,
+    ) -> None:
         self._flush = flush
         self._max = max_batch
         self._linger = linger_s
+        self._gate = gate
         self._pending: dict[I, asyncio.Future[R]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._waiting = 0  # senders waiting at the gate, each for one batch
         self._closed = False
 
     async def submit(self, item: I) -> R:
@@ -42,11 +59,23 @@ class Coalescer(Generic[I, R]):
         if future is None:
             future = asyncio.get_running_loop().create_future()
             self._pending[item] = future
-            if len(self._pending) >= self._max:
-                self._send()
-            elif self._timer is None:
-                self._timer = asyncio.get_running_loop().call_later(self._linger, self._send)
+            self._kick()
         return await asyncio.shield(future)
+
+    def _kick(self) -> None:
+        """Start a sender for every full batch nobody waits for; otherwise arm the linger."""
+        if not self._pending:
+            return
+        if len(self._pending) // self._max > self._waiting:
+            self._send()
+        elif self._waiting == 0 and self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._linger, self._send)
+
+    def _take(self) -> dict[I, asyncio.Future[R]]:
+        batch: dict[I, asyncio.Future[R]] = {}
+        for item in list(self._pending)[: self._max]:
+            batch[item] = self._pending.pop(item)
+        return batch
 
     def _send(self) -> None:
         if self._timer is not None:
@@ -54,28 +83,60 @@ class Coalescer(Generic[I, R]):
             self._timer = None
         if not self._pending:
             return
-        batch, self._pending = self._pending, {}
-        task = asyncio.get_running_loop().create_task(self._run(batch))
+        if self._gate is None:
+            # no gate: the batch is what is pending now; later submissions go to the next one
+            task = asyncio.get_running_loop().create_task(self._run(self._take()))
+            self._kick()
+        else:
+            self._waiting += 1
+            task = asyncio.get_running_loop().create_task(self._gated())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def _gated(self) -> None:
+        assert self._gate is not None  # noqa: S101 - only started with a gate
+        entered = False
+        try:
+            async with self._gate():
+                entered = True
+                self._waiting -= 1
+                batch = self._take()
+                self._kick()
+                await self._run(batch)
+        except asyncio.CancelledError:
+            if not entered:
+                self._waiting -= 1
+            raise
+        except Exception as exc:
+            if entered:
+                raise
+            # the gate refused (the daily budget is spent, say): the batch it was for fails
+            self._waiting -= 1
+            self._fail(self._take(), exc)
+            self._kick()
+
+    @staticmethod
+    def _fail(batch: dict[I, asyncio.Future[R]], exc: BaseException) -> None:
+        for future in batch.values():
+            if not future.done():
+                future.set_exception(exc)
+
     async def _run(self, batch: dict[I, asyncio.Future[R]]) -> None:
+        if not batch:
+            return
         items = list(batch)
         try:
             results = await self._flush(items)
         except BaseException as exc:
-            for future in batch.values():
-                if not future.done():
-                    future.set_exception(exc)
+            self._fail(batch, exc)
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return
         if len(results) != len(items):
             # a broken flush must fail its callers, not leave the unmatched ones waiting forever
-            broken = RuntimeError(f"flush returned {len(results)} results for {len(items)} items")
-            for future in batch.values():
-                if not future.done():
-                    future.set_exception(broken)
+            self._fail(
+                batch, RuntimeError(f"flush returned {len(results)} results for {len(items)} items")
+            )
             return
         for item, result in zip(items, results, strict=True):
             future = batch[item]
@@ -145,22 +206,30 @@ class Gateway:
         self._code = deal_code_property
         self._reads: dict[tuple[str, str], Coalescer[str, HubObject | None]] = {}
         self._max_batch, self._linger_s = max_batch, linger_s
-        self._create_contacts: Coalescer[_Frozen, HubObject] = Coalescer(
-            lambda xs: self._create("contacts", xs, self._sid),
-            max_batch=max_batch,
-            linger_s=linger_s,
+        # calls that count toward the 10-second window form their batch once the limiter lets
+        # them go; association batches are exempt from the window and only linger
+        self._create_contacts: Coalescer[_Frozen, HubObject] = self._batcher(
+            lambda xs: self._create("contacts", xs, self._sid)
         )
-        self._create_deals: Coalescer[_Frozen, HubObject] = Coalescer(
-            lambda xs: self._create("deals", xs, self._code), max_batch=max_batch, linger_s=linger_s
+        self._create_deals: Coalescer[_Frozen, HubObject] = self._batcher(
+            lambda xs: self._create("deals", xs, self._code)
         )
-        self._update_contacts: Coalescer[_Frozen, HubObject] = Coalescer(
-            lambda xs: self._update("contacts", xs), max_batch=max_batch, linger_s=linger_s
+        self._update_contacts: Coalescer[_Frozen, HubObject] = self._batcher(
+            lambda xs: self._update("contacts", xs)
         )
-        self._update_deals: Coalescer[_Frozen, HubObject] = Coalescer(
-            lambda xs: self._update("deals", xs), max_batch=max_batch, linger_s=linger_s
+        self._update_deals: Coalescer[_Frozen, HubObject] = self._batcher(
+            lambda xs: self._update("deals", xs)
         )
-        self._associate: Coalescer[tuple[str, str], None] = Coalescer(
-            self._assoc, max_batch=max_batch, linger_s=linger_s
+        self._associate: Coalescer[tuple[str, str], None] = self._batcher(self._assoc, gated=False)
+
+    def _batcher(self, flush: Flush[I, R], *, gated: bool = True) -> Coalescer[I, R]:
+        # calls that count toward the 10-second window form their batch once the limiter lets
+        # them go; association batches are exempt from the window and only linger
+        return Coalescer(
+            flush,
+            max_batch=self._max_batch,
+            linger_s=self._linger_s,
+            gate=self._client.reserved if gated else None,
         )
 
     def _reader(self, object_type: str, id_property: str) -> Coalescer[str, HubObject | None]:
@@ -174,7 +243,7 @@ class Gateway:
                 )
                 return [found.get(i) for i in ids]
 
-            self._reads[key] = Coalescer(flush, max_batch=self._max_batch, linger_s=self._linger_s)
+            self._reads[key] = self._batcher(flush)
         return self._reads[key]
 
     async def _create(

@@ -10,6 +10,7 @@ or log the token or property values.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import re
 import time
@@ -182,6 +183,10 @@ class HubSpotClient:
         return f"/crm/{kind}/{self._version}/{object_type}"
 
     # -- transport ------------------------------------------------------------------------
+    def reserved(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """One request of the 10-second budget, waited for before the request is built."""
+        return self._limiter.reserved()
+
     async def request(
         self,
         operation: str,

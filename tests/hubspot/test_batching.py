@@ -6,14 +6,16 @@ The flush functions here are fakes: no network, no HubSpot client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from consumer.errors import (
+    DailyBudgetExhaustedError,
     HubSpotAuthError,
     HubSpotConflictError,
     HubSpotError,
@@ -211,6 +213,73 @@ async def test_close_is_safe_twice_and_refuses_later_submissions() -> None:
 
     with pytest.raises(RuntimeError, match="closed"):
         await coalescer.submit("late")
+
+
+class Turnstile:
+    """A gate that lets one batch through each time ``open_once`` is called."""
+
+    def __init__(self, refuse: BaseException | None = None) -> None:
+        self.turns = asyncio.Semaphore(0)
+        self.refuse = refuse
+
+    def open_once(self) -> None:
+        self.turns.release()
+
+    @contextlib.asynccontextmanager
+    async def __call__(self) -> AsyncIterator[None]:
+        if self.refuse is not None:
+            raise self.refuse
+        await self.turns.acquire()
+        yield
+
+
+async def test_behind_a_closed_gate_submissions_keep_joining_the_waiting_batch() -> None:
+    flush = FakeFlush()
+    gate = Turnstile()
+    coalescer: Coalescer[str, str] = Coalescer(flush, max_batch=100, linger_s=0, gate=gate)
+    callers = [asyncio.ensure_future(coalescer.submit("a"))]
+    await settle()
+    callers += [asyncio.ensure_future(coalescer.submit(x)) for x in ("b", "c", "d")]
+    await settle()
+    assert flush.batches == []
+
+    gate.open_once()
+
+    assert list(await asyncio.gather(*callers)) == ["ok:a", "ok:b", "ok:c", "ok:d"]
+    assert flush.batches == [["a", "b", "c", "d"]]
+
+
+async def test_behind_a_gate_every_full_batch_gets_its_own_turn() -> None:
+    flush = FakeFlush()
+    gate = Turnstile()
+    coalescer: Coalescer[str, str] = Coalescer(flush, max_batch=2, linger_s=LONG, gate=gate)
+    callers = [asyncio.ensure_future(coalescer.submit(f"c{n}")) for n in range(5)]
+    await settle()
+
+    for _ in range(3):
+        gate.open_once()
+        await settle()
+    await coalescer.close()
+
+    assert flush.batches == [["c0", "c1"], ["c2", "c3"]]
+    assert [c.result() for c in callers[:4]] == ["ok:c0", "ok:c1", "ok:c2", "ok:c3"]
+    with pytest.raises(asyncio.CancelledError):
+        await callers[4]  # c4 was waiting for its linger when the coalescer closed
+
+
+async def test_a_gate_that_refuses_fails_the_batch_it_was_for() -> None:
+    spent = DailyBudgetExhaustedError("spent", retry_after_s=300)
+    flush = FakeFlush()
+    coalescer: Coalescer[str, str] = Coalescer(
+        flush, max_batch=100, linger_s=0, gate=Turnstile(refuse=spent)
+    )
+
+    results = await asyncio.gather(
+        coalescer.submit("a"), coalescer.submit("b"), return_exceptions=True
+    )
+
+    assert list(results) == [spent, spent]
+    assert flush.batches == []
 
 
 # -- split_on_rejection ---------------------------------------------------------------------------

@@ -224,6 +224,66 @@ def test_headers_feed_the_budget_gauges() -> None:
     assert gauge("daily") == 123_456
 
 
+def test_the_limit_headers_feed_the_budget_limit_gauge_the_daily_alert_divides_by() -> None:
+    registry = CollectorRegistry()
+    rl = RateLimiter(metrics=Metrics(registry))
+
+    rl.observe(headers(max=190, remaining=12, daily=625_000, daily_remaining=50_000))
+
+    def limit(window: str) -> float | None:
+        return registry.get_sample_value(
+            "classter_hubspot_hubspot_budget_limit", {"window": window}
+        )
+
+    assert limit("ten_secondly") == 190
+    assert limit("daily") == 625_000
+    rl.observe(headers(daily=1_000_000))
+    assert limit("daily") == 1_000_000
+    rl.observe(headers(daily="junk"))
+    assert limit("daily") == 1_000_000
+
+
+def test_without_limit_headers_no_budget_limit_is_exported() -> None:
+    registry = CollectorRegistry()
+    rl = RateLimiter(metrics=Metrics(registry))
+
+    rl.observe(headers(remaining=3))
+
+    assert (
+        registry.get_sample_value("classter_hubspot_hubspot_budget_limit", {"window": "daily"})
+        is None
+    )
+
+
+# -- reservations (a batch formed only once its request may go) -----------------------------------
+
+
+async def test_a_reservation_is_used_by_the_first_request_of_its_task() -> None:
+    time = FakeTime()
+    rl = limiter(time)
+    cap = rl.own_cap
+    await send(rl, time, cap - 1)
+
+    async with rl.reserved():
+        await rl.acquire()  # the reserved request: no second wait, no second count
+        assert time.slept == 0
+        await rl.acquire()  # the window is full now: this one waits
+
+    assert time.slept > 0
+
+
+async def test_a_reservation_waits_for_the_window_like_a_request() -> None:
+    time = FakeTime()
+    rl = limiter(time)
+    await send(rl, time, rl.own_cap)
+
+    async with rl.reserved():
+        waited = time.slept
+
+    assert waited > 0
+    await rl.acquire()  # the unused reservation lapsed; it does not carry over
+
+
 # -- 429 and 423 ----------------------------------------------------------------------------------
 
 
@@ -417,6 +477,55 @@ async def test_a_fresh_daily_header_replaces_the_local_count() -> None:
     rl.observe(headers(daily_remaining=500))
 
     assert len(await send(rl, time, 10)) == 10
+
+
+async def test_a_spent_day_lets_one_probe_through_every_probe_interval() -> None:
+    time = FakeTime()
+    rl = RateLimiter(daily_probe_s=60, clock=time.clock, sleep=time.sleep)
+    rl.observe(headers(daily_remaining=0))
+
+    with pytest.raises(DailyBudgetExhaustedError) as caught:
+        await rl.acquire()
+    assert caught.value.retry_after_s == 60
+    time.now += 60
+    await rl.acquire()  # the probe: its answer tells whether the day was reset
+    with pytest.raises(DailyBudgetExhaustedError):
+        await rl.acquire()
+
+    rl.observe(headers(daily_remaining=625_000))  # the probe's answer: a new day
+    assert len(await send(rl, time, 5)) == 5
+
+
+async def test_after_a_daily_429_the_first_request_past_the_pause_is_a_probe() -> None:
+    time = FakeTime()
+    rl = RateLimiter(daily_probe_s=60, clock=time.clock, sleep=time.sleep)
+    rl.observe(headers(daily_remaining=0))
+    rl.on_rate_limited("DAILY", None)
+
+    with pytest.raises(DailyBudgetExhaustedError):
+        await rl.acquire()
+    time.now += 60
+
+    await rl.acquire()
+
+
+def test_retries_wait_while_the_day_is_down_to_the_reserve_but_probe_now_and_then() -> None:
+    time = FakeTime()
+    rl = RateLimiter(daily_reserve=10, daily_probe_s=60, clock=time.clock, sleep=time.sleep)
+    assert rl.retry_wait_s() == 0  # nothing known yet: nothing held back
+    rl.observe(headers(daily_remaining=11))
+    assert rl.retry_wait_s() == 0
+
+    rl.observe(headers(daily_remaining=10))
+    assert rl.retry_wait_s() == 60
+    time.now += 30
+    assert rl.retry_wait_s() == 30
+    time.now += 30
+    assert rl.retry_wait_s() == 0  # one retry goes as a probe
+    assert rl.retry_wait_s() == 60
+
+    rl.observe(headers(daily_remaining=625_000))
+    assert rl.retry_wait_s() == 0
 
 
 async def test_without_a_daily_header_nothing_is_refused() -> None:
