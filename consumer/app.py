@@ -66,6 +66,7 @@ async def hubspot(settings: Settings, token: str, metrics: Metrics) -> AsyncIter
         budget_share=hub.budget_share,
         daily_reserve=hub.daily_reserve,
         daily_probe_s=hub.daily_probe_s,
+        slices=hub.pacing_slices,
         metrics=metrics,
     )
     async with aiohttp.ClientSession(raise_for_status=False) as session:
@@ -274,7 +275,13 @@ async def run(
             sleep=sleep_without_slot,
             retry_wait=handle.limiter.retry_wait_s,
         )
-        intake = Intake(settings.kafka, metrics, pipeline.process, password=kafka_password)
+        intake = Intake(
+            settings.kafka,
+            metrics,
+            pipeline.process,
+            password=kafka_password,
+            handle_group=pipeline.process_group,
+        )
         stack.push_async_callback(intake.close)
         try:
             await intake.start()

@@ -56,6 +56,9 @@ class KafkaSettings(_Section):
     # Students whose events are processed at once (each student's own events one at a time).
     # Enough of them fill HubSpot batches of 100 at every step of the pipeline.
     max_in_flight_students: int = Field(default=1_000, ge=1)
+    # Up to this many queued events of one student are applied together, as one write per
+    # record (their contact, their deals); 1 applies every event on its own.
+    coalesce_student_events: int = Field(default=20, ge=1)
     # Bound on (newest seen offset - committed offset) per partition before that partition pauses.
     max_uncommitted_per_partition: int = Field(default=10_000, ge=1)
     # Revoked partitions and SIGTERM get this long to finish in-flight work (< the grace period).
@@ -103,6 +106,9 @@ class HubSpotSettings(_Section):
     batch_linger_s: float = Field(default=0.05, ge=0)
     # Retries stop using the daily budget when fewer than this many calls remain today.
     daily_reserve: int = Field(default=5_000, ge=0)
+    # The 10-second budget is spread over this many slices of the window (1: a whole window's
+    # budget may go out in one burst, after which every request waits for the window to roll).
+    pacing_slices: int = Field(default=20, ge=1, le=1000)
     # With the daily budget spent, one request this often asks HubSpot whether the day was reset.
     daily_probe_s: float = Field(default=300.0, gt=0)
     max_attempts: int = Field(default=20, ge=1)

@@ -54,6 +54,7 @@ from consumer.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 Handle = Callable[[Event], Awaitable[Outcome]]
+HandleGroup = Callable[[list[Event]], Awaitable[list[Outcome | EventRejectedError]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,15 +170,19 @@ class Intake:
         password: str | None = None,
         max_concurrency: int | None = None,
         client_id: str = "classter-hubspot",
+        handle_group: HandleGroup | None = None,
     ) -> None:
         self._settings = settings
         self._metrics = metrics
         self._handle = handle
+        self._handle_group = handle_group
         self._password = password
         self._client_id = client_id
         self._tracker = OffsetTracker()
         self._scheduler: Scheduler[WorkItem] = Scheduler(
-            self._process, max_concurrency=max_concurrency or settings.max_in_flight_students
+            group_handler=self._process_group,
+            max_concurrency=max_concurrency or settings.max_in_flight_students,
+            max_group=settings.coalesce_student_events if handle_group is not None else 1,
         )
         # unfinished items per (partition, generation): a late item of an old assignment must
         # not count for (or against) the drain of the same partition's next assignment
@@ -330,7 +335,49 @@ class Intake:
             self._paused = want
             self._metrics.paused_partitions.set(len(want))
 
-    # -- one item -----------------------------------------------------------------------------
+    # -- one item, or a student's queued items together ------------------------------------------
+    async def _process_group(self, items: list[WorkItem]) -> None:
+        events = [item.event for item in items if item.event is not None]
+        if self._handle_group is None or len(items) == 1 or len(events) != len(items):
+            for item in items:
+                await self._process(item)
+            return
+        self._metrics.in_flight.inc(len(items))
+        personal = [v for event in events for v in event.student.personal_values()]
+        try:
+            with logs.personal_data(personal):
+                await self._finish_group(items, events)
+        finally:
+            self._metrics.in_flight.dec(len(items))
+            for item in items:
+                self._open[item.tp] -= 1
+                if self._open[item.tp] <= 0:
+                    del self._open[item.tp]
+            self._metrics.buffered.set(self._scheduler.size)
+
+    async def _finish_group(self, items: list[WorkItem], events: list[Event]) -> None:
+        """Apply one student's queued events together, then finish each record."""
+        assert self._handle_group is not None  # noqa: S101 - only called with one
+        try:
+            results = await self._handle_group(events)
+        except HubSpotAuthError as exc:
+            log.critical("HubSpot refused the token; stopping", extra={"error": str(exc)})
+            self.fatal = exc
+            self._stop.set()
+            # as in _finish: these and the queued events stay unfinished, to be redelivered
+            for dropped in self._scheduler.drop(lambda _: True):
+                self._open[dropped.tp] -= 1
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("applying a student's events together failed; one at a time now")
+            for item in items:
+                await self._finish(item)
+            return
+        for item, result in zip(items, results, strict=True):
+            await self._finish(item, result)
+
     async def _process(self, item: WorkItem) -> None:
         self._metrics.in_flight.inc()
         personal = item.event.student.personal_values() if item.event is not None else ()
@@ -345,7 +392,11 @@ class Intake:
                 del self._open[key]
             self._metrics.buffered.set(self._scheduler.size)
 
-    async def _finish(self, item: WorkItem) -> None:
+    async def _finish(
+        self, item: WorkItem, result: Outcome | EventRejectedError | None = None
+    ) -> None:
+        """Finish one record: dead-letter it or count its outcome (``result``: already applied
+        with others of its student), then mark its offset done."""
         # a bad record's error carries the eventId when the value was an object that named one
         named = item.event or item.error
         extra = {
@@ -362,7 +413,7 @@ class Intake:
         else:
             assert item.event is not None  # noqa: S101
             try:
-                outcome = await self._handle(item.event)
+                outcome = await self._outcome(item.event, result)
             except EventRejectedError as exc:
                 log.warning("event dead-lettered", extra={**extra, "reason": exc.reason})
                 await self._dead_letter(item, exc.error_class, exc.reason, str(exc))
@@ -392,6 +443,12 @@ class Intake:
                     age = time.time() - item.event.occurred_at.timestamp()
                     self._metrics.end_to_end.observe(max(0.0, age))
         self._tracker.complete(item.tp, item.offset, item.generation)
+
+    async def _outcome(self, event: Event, result: Outcome | EventRejectedError | None) -> Outcome:
+        """The event's outcome: ``result`` when it was applied with others, else apply it now."""
+        if isinstance(result, EventRejectedError):
+            raise result
+        return result if result is not None else await self._handle(event)
 
     async def _dead_letter(
         self, item: WorkItem, error_class: str, reason: str, message: str

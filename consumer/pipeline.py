@@ -3,19 +3,23 @@
 Owns: finding the student's contact (by ``classter_student_id``, then by normalised e-mail),
 adopting or creating it, the deal actions a registration earns, skipping writes that would
 change nothing, and retrying transient failures with capped, jittered backoff (only this
-student's lane waits). Returns the outcome or raises ``EventRejectedError`` (the event goes to the
-DLQ) or ``HubSpotAuthError`` (fatal). Must not: know Kafka, offsets or the DLQ.
+student's lane waits). ``process_group`` applies several queued events of one student against a
+``Session`` (one read and one merged write per record) and falls back to one event at a time
+when HubSpot refuses a write they share, so only the event at fault is dead-lettered.
+``process`` returns the outcome or raises ``EventRejectedError`` (the event goes to the DLQ) or
+``HubSpotAuthError`` (fatal). Must not: know Kafka, offsets or the DLQ.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from consumer import rules
 from consumer.config import Settings
@@ -31,6 +35,7 @@ from consumer.errors import (
 from consumer.events import Event
 from consumer.hubspot.client import HubObject
 from consumer.hubspot.schema import PortalSchema
+from consumer.hubspot.session import Session
 from consumer.mapping import (
     CONTACT_MODEL,
     DEAL_CODE_PROPERTY,
@@ -43,6 +48,9 @@ from consumer.mapping import (
 from consumer.metrics import Metrics
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+A = TypeVar("A")
+B = TypeVar("B")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +79,23 @@ class Crm(Protocol):
 
 class _Retry(Exception):
     """A create lost a race (409); look everything up again."""
+
+
+class _Shared(Exception):
+    """HubSpot refused a write several events of a group share: apply them one at a time."""
+
+
+async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
+    """Await two things concurrently; if one fails, the other is cancelled and awaited."""
+    task = asyncio.ensure_future(first)
+    try:
+        other = await second
+    except BaseException:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        raise
+    return await task, other
 
 
 def _changed(current: HubObject, wanted: dict[str, str]) -> dict[str, str]:
@@ -127,11 +152,53 @@ class Pipeline:
 
     async def process(self, event: Event) -> Outcome:
         """Apply one event, retrying transient failures; see the module docstring for raises."""
+        return await self._with_retries(lambda: self._apply(event, self._gw), event.event_id)
+
+    async def process_group(self, events: Sequence[Event]) -> list[Outcome | EventRejectedError]:
+        """Apply several pending events of one student, in order, as one write per record.
+
+        Each event gets its own outcome, or the ``EventRejectedError`` that sends it to the DLQ.
+        When HubSpot refuses a write the group shares, the events are applied again one at a
+        time, so that only the event at fault is dead-lettered. Raises ``HubSpotAuthError``.
+        """
+        if len(events) == 1:
+            return [await self._one(events[0])]
+        try:
+            return await self._with_retries(lambda: self._apply_group(events), events[0].event_id)
+        except EventRejectedError as exc:  # retries exhausted: for each of them
+            return [exc for _ in events]
+        except _Shared:
+            self._metrics.retries.labels(cause="ungrouped").inc()
+            return [await self._one(event) for event in events]
+
+    async def _one(self, event: Event) -> Outcome | EventRejectedError:
+        try:
+            return await self.process(event)
+        except EventRejectedError as exc:
+            return exc
+
+    async def _apply_group(self, events: Sequence[Event]) -> list[Outcome | EventRejectedError]:
+        session = Session(self._gw, deal_code_property=DEAL_CODE_PROPERTY)
+        results: list[Outcome | EventRejectedError] = []
+        for event in events:
+            try:
+                results.append(await self._apply(event, session))
+            except EventRejectedError as exc:
+                results.append(exc)
+        try:
+            await session.flush()
+        except (HubSpotValidationError, HubSpotConflictError):
+            # which event's value it was, or whether a create lost a race, only shows when the
+            # events are applied one by one (writes that went through are found, not redone)
+            raise _Shared from None
+        return results
+
+    async def _with_retries(self, apply: Callable[[], Awaitable[T]], event_id: str) -> T:
         hub = self._settings.hubspot
         attempt = 0
         while True:
             try:
-                return await self._apply(event)
+                return await apply()
             except (HubSpotRateLimitError, DailyBudgetExhaustedError) as exc:
                 # budget waits are not the event's fault: they do not use up its attempts
                 cause = (
@@ -155,7 +222,7 @@ class Pipeline:
                 log.info(
                     "retrying event",
                     extra={
-                        "event_id": event.event_id,
+                        "event_id": event_id,
                         "attempt": attempt,
                         "cause": cause,
                         "delay_s": round(delay, 2),
@@ -172,24 +239,24 @@ class Pipeline:
         # full jitter on a 0.5 s doubling base, capped
         return self._rng.uniform(0.5, min(cap, 0.5 * 2**attempt))
 
-    async def _apply(self, event: Event) -> Outcome:
+    async def _apply(self, event: Event, gw: Crm) -> Outcome:
         if rules.normalise_email(event.student.email) is None:
             return Outcome("skipped", (rules.NO_EMAIL,))
         try:
             if event.registration is None:
-                return await self._student(event)
-            return await self._registration(event)
+                return await self._student(event, gw)
+            return await self._registration(event, gw)
         except HubSpotValidationError as exc:
             raise EventRejectedError(exc.code.lower(), str(exc)) from None
 
-    async def _find_contact(self, event: Event) -> tuple[HubObject | None, bool]:
+    async def _find_contact(self, event: Event, gw: Crm) -> tuple[HubObject | None, bool]:
         """(contact, adopted): by student id first, then by e-mail; refuses another's contact."""
-        found = await self._gw.contact_by(STUDENT_ID_PROPERTY, event.student_key)
+        found = await gw.contact_by(STUDENT_ID_PROPERTY, event.student_key)
         if found is not None:
             return found, False
         email = rules.normalise_email(event.student.email)
         assert email is not None  # noqa: S101 - _apply returned early without one
-        by_email = await self._gw.contact_by("email", email)
+        by_email = await gw.contact_by("email", email)
         if by_email is None:
             return None, False
         owner = by_email.properties.get(STUDENT_ID_PROPERTY)
@@ -202,29 +269,29 @@ class Pipeline:
         props[STUDENT_ID_PROPERTY] = event.student_key
         return props
 
-    async def _create_contact_for(self, event: Event) -> HubObject:
+    async def _create_contact_for(self, event: Event, gw: Crm) -> HubObject:
         assert self._create_contact is not None  # noqa: S101 - callers check
         try:
-            return await self._gw.create_contact(self._contact_props(self._create_contact, event))
+            return await gw.create_contact(self._contact_props(self._create_contact, event))
         except HubSpotConflictError:
             raise _Retry from None  # someone created it meanwhile: look it up again
 
-    async def _update_contact_of(self, contact: HubObject, props: dict[str, str]) -> bool:
+    async def _update_contact_of(self, contact: HubObject, props: dict[str, str], gw: Crm) -> bool:
         changes = _changed(contact, props)
         if not changes:
             return False
         try:
-            await self._gw.update_contact(contact.id, changes)
+            await gw.update_contact(contact.id, changes)
         except HubSpotConflictError:
             raise EmailConflictError("the new e-mail belongs to another contact") from None
         return True
 
-    async def _student(self, event: Event) -> Outcome:
-        contact, adopted = await self._find_contact(event)
+    async def _student(self, event: Event, gw: Crm) -> Outcome:
+        contact, adopted = await self._find_contact(event, gw)
         if contact is None:
             if self._create_contact is None:
                 return Outcome("skipped", (rules.ACTION_NOT_CONFIGURED,))
-            await self._create_contact_for(event)
+            await self._create_contact_for(event, gw)
             return Outcome("synced", writes=("contact.create",))
         if self._update_contact is None:
             if not adopted:
@@ -232,26 +299,26 @@ class Pipeline:
             props = {STUDENT_ID_PROPERTY: event.student_key}
         else:
             props = self._contact_props(self._update_contact, event)
-        wrote = await self._update_contact_of(contact, props)
+        wrote = await self._update_contact_of(contact, props, gw)
         return Outcome("synced", writes=("contact.update",) if wrote else ())
 
-    async def _registration(self, event: Event) -> Outcome:
+    async def _registration(self, event: Event, gw: Crm) -> Outcome:
         registration = event.registration
         assert registration is not None  # noqa: S101 - dispatched on it
         writes: list[str] = []
-        contact, adopted = await self._find_contact(event)
+        code = rules.deal_code(event.tenant, registration, self._settings.deals.re_registration)
+        # the contact and the deal are looked up at once: one wait for HubSpot, not two
+        (contact, adopted), deal = await _both(self._find_contact(event, gw), gw.deal_by_code(code))
         if contact is None:
             if self._create_contact is None:
                 return Outcome("skipped", (rules.ACTION_NOT_CONFIGURED,))
-            contact = await self._create_contact_for(event)
+            contact = await self._create_contact_for(event, gw)
             writes.append("contact.create")
         elif adopted:
             # a registration's snapshot only claims the contact; it never overwrites its fields
-            await self._update_contact_of(contact, {STUDENT_ID_PROPERTY: event.student_key})
+            await self._update_contact_of(contact, {STUDENT_ID_PROPERTY: event.student_key}, gw)
             writes.append("contact.adopt")
 
-        code = rules.deal_code(event.tenant, registration, self._settings.deals.re_registration)
-        deal = await self._gw.deal_by_code(code)
         today = self._settings.today(self._now())
         decision = rules.decide_deal(
             event.tenant, registration, self._settings, today, deal_exists=deal is not None
@@ -264,7 +331,7 @@ class Pipeline:
             props.update(pipeline=pipeline, dealstage=stage)
             props[DEAL_CODE_PROPERTY] = code
             try:
-                await self._gw.create_deal(props, contact.id)
+                await gw.create_deal(props, contact.id)
             except HubSpotConflictError:
                 raise _Retry from None
             writes.append("deal.create")
@@ -277,7 +344,7 @@ class Pipeline:
                 props["dealstage"] = decision.stage
             changes = _changed(deal, props)
             if changes:
-                await self._gw.update_deal(deal.id, changes)
+                await gw.update_deal(deal.id, changes)
                 writes.append("deal.update")
         if deal is not None and writes:
             # Associate an existing deal whenever this event wrote: the deal may predate this
@@ -285,7 +352,7 @@ class Pipeline:
             # before the integration with its code but no contact (SPEC 4: every deal is
             # associated). Associating twice is harmless, and riding along with a write keeps a
             # replay that changes nothing free of calls.
-            await self._gw.associate(deal.id, contact.id)
+            await gw.associate(deal.id, contact.id)
             writes.append("deal.associate")
         if (
             not writes

@@ -1,7 +1,8 @@
 """Per-student lanes under a global concurrency cap (SPEC section 4, "Ordering").
 
 Owns: running work items of one lane (one student) strictly one after another in submission
-order, different lanes concurrently up to ``max_concurrency``, dropping queued items on request
+order (or, with a group handler, the items queued in a lane together, in order, as one call),
+different lanes concurrently up to ``max_concurrency``, dropping queued items on request
 (revoked partitions), cancelling running items on request (revoked partitions past their drain
 deadline, so a late write of an old owner cannot land after the new owner's), and draining with
 a deadline. A handler that waits (a retry backoff) calls ``sleep_without_slot`` so that its
@@ -59,13 +60,24 @@ class Scheduler(Generic[T]):
     """Lanes of items keyed by ``lane``; ``handler`` is awaited for each item."""
 
     def __init__(
-        self, handler: Callable[[T], Coroutine[Any, Any, None]], *, max_concurrency: int
+        self,
+        handler: Callable[[T], Coroutine[Any, Any, None]] | None = None,
+        *,
+        max_concurrency: int,
+        group_handler: Callable[[list[T]], Coroutine[Any, Any, None]] | None = None,
+        max_group: int = 1,
     ) -> None:
+        """``handler`` takes one item at a time; ``group_handler`` instead takes up to
+        ``max_group`` items of one lane that were queued together (give exactly one)."""
+        if (handler is None) == (group_handler is None):
+            raise ValueError("give exactly one of handler and group_handler")
         self._handler = handler
+        self._group_handler = group_handler
+        self._max_group = max_group if group_handler is not None else 1
         self._slots = asyncio.Semaphore(max_concurrency)
         self._lanes: dict[Hashable, deque[T]] = {}
         self._workers: dict[Hashable, asyncio.Task[None]] = {}
-        self._current: dict[Hashable, tuple[T, asyncio.Task[None]]] = {}
+        self._current: dict[Hashable, tuple[list[T], asyncio.Task[None]]] = {}
         self._running = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -104,12 +116,13 @@ class Scheduler(Generic[T]):
                     queue = self._lanes.get(lane)
                     if not queue:
                         break  # dropped while waiting for the slot
-                    item = queue.popleft()
-                    self._running += 1
+                    # the lane's queued items, up to max_group, go together and in order
+                    items = [queue.popleft() for _ in range(min(len(queue), self._max_group))]
+                    self._running += len(items)
                     try:
-                        await self._run_one(lane, item, hold)
+                        await self._run_one(lane, items, hold)
                     finally:
-                        self._running -= 1
+                        self._running -= len(items)
                 finally:
                     if hold.held:
                         self._slots.release()
@@ -120,12 +133,17 @@ class Scheduler(Generic[T]):
             if not self._workers:
                 self._idle.set()
 
-    async def _run_one(self, lane: Hashable, item: T, hold: _Hold) -> None:
-        # the item runs in a task of its own, so that it alone can be cancelled (``cancel``)
+    async def _run_one(self, lane: Hashable, items: list[T], hold: _Hold) -> None:
+        # the items run in a task of their own, so that they alone can be cancelled (``cancel``)
         context = contextvars.copy_context()
         context.run(_hold.set, hold)
-        task = asyncio.get_running_loop().create_task(self._handler(item), context=context)
-        self._current[lane] = (item, task)
+        if self._group_handler is not None:
+            work = self._group_handler(items)
+        else:
+            assert self._handler is not None  # noqa: S101 - one of them is set
+            work = self._handler(items[0])
+        task = asyncio.get_running_loop().create_task(work, context=context)
+        self._current[lane] = (items, task)
         try:
             await asyncio.wait({task})
         except asyncio.CancelledError:
@@ -151,11 +169,12 @@ class Scheduler(Generic[T]):
         return dropped
 
     async def cancel(self, predicate: Callable[[T], bool]) -> int:
-        """Cancel running items that match and wait until they have stopped; returns how many.
+        """Cancel running items that match (with the items running together with them) and wait
+        until they have stopped; returns how many tasks.
 
         Their lanes go on with the next queued item.
         """
-        tasks = [task for item, task in self._current.values() if predicate(item)]
+        tasks = [task for items, task in self._current.values() if any(predicate(i) for i in items)]
         for task in tasks:
             task.cancel()
         if tasks:

@@ -38,6 +38,7 @@ class RateLimiter:
         budget_share: float = 1.0,
         daily_reserve: int = 0,
         daily_probe_s: float = DAILY_PROBE_S,
+        slices: int = 1,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         metrics: Metrics | None = None,
@@ -45,6 +46,7 @@ class RateLimiter:
         self._share = budget_share
         self._reserve = daily_reserve
         self._probe_s = daily_probe_s
+        self._slices = max(1, slices)
         self._clock = clock
         self._sleep = sleep
         self._metrics = metrics
@@ -76,6 +78,16 @@ class RateLimiter:
             self._sent.popleft()
         if len(self._sent) >= self.own_cap:
             return self._sent[0] + self._interval - now
+        if self._slices > 1:
+            # spread the window's budget: a slice of it holds at most its share (plus a tenth),
+            # so a backlog does not spend the whole window in one burst and then stall for the
+            # rest of it (every stage of every event would wait out that stall)
+            width = self._interval / self._slices
+            per_slice = math.ceil(self.own_cap / self._slices * 1.1)
+            if len(self._sent) >= per_slice:
+                oldest = self._sent[-per_slice]
+                if oldest > now - width:
+                    return oldest + width - now
         if self._remaining is not None:
             estimate = self._remaining - self._sent_since_header
             fresh = now - self._remaining_at < 0.5
