@@ -17,7 +17,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from bench import report
-from bench.stack import Stack, load, say
+from bench.stack import Stack, cpu_seconds, load, say
 from bench.workload import EVENTS_PER_STUDENT, Topics, standard
 
 TARGET = 0.5
@@ -77,13 +77,16 @@ async def run(students: int = 10_000, timeout_s: float = 480) -> report.Result:
         await daemon.ready()
         first = last = 0.0
         done = 0.0
+        cpu_first = cpu_last = 0.0
         deadline = time.monotonic() + timeout_s
         while done < events and time.monotonic() < deadline:
             await asyncio.sleep(0.25)
             done = await daemon.finished()
             if done:
                 last = time.monotonic()
-                first = first or last
+                cpu_last = cpu_seconds(daemon.child.pid)
+                if not first:
+                    first, cpu_first = last, cpu_last
         code = await daemon.child.stop()
     rate = done / max(last - first, 1e-6)
     ratio = rate / plain
@@ -100,4 +103,9 @@ async def run(students: int = 10_000, timeout_s: float = 480) -> report.Result:
         f"{ratio / TARGET:.2f}x the target",
     )
     result.add("daemon exit code", str(code), "0", code == 0, f"exited {code}")
+    busy = (cpu_last - cpu_first) / max(last - first, 1e-6)
+    result.details.append(
+        f"The daemon used {busy:.2f} CPU-seconds per second while draining "
+        f"({(cpu_last - cpu_first) / max(done, 1) * 1e3:.2f} ms of CPU per event)"
+    )
     return result

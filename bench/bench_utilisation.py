@@ -20,7 +20,7 @@ import aiohttp
 
 from bench import report
 from bench.measure import Requests
-from bench.stack import PRO_WINDOW, Daemon, Emulator, Stack, load, say
+from bench.stack import PRO_WINDOW, Daemon, Emulator, Stack, cpu_seconds, load, say
 from bench.workload import EVENTS_PER_STUDENT, Topics, standard
 
 WARMUP_S = 15.0
@@ -46,6 +46,7 @@ class Measured:
     window_s: float
     peak_window: int
     drained: bool
+    cpu_share: float  # CPU seconds the daemons used per second of the window
 
 
 async def measure(
@@ -62,6 +63,7 @@ async def measure(
         say(f"{scenario.replicas} replica(s) ready; warming up for {WARMUP_S:.0f}s")
         await asyncio.sleep(WARMUP_S)
         before = await emulator.stats()
+        cpu_before = sum(cpu_seconds(d.child.pid) for d in daemons)
         started = time.monotonic()
         peak = 0
         while time.monotonic() - started < WINDOW_S:
@@ -70,12 +72,12 @@ async def measure(
             peak = max([peak, *budget["window_used"].values()])
         after = await emulator.stats()
         window_s = time.monotonic() - started
+        cpu = sum(cpu_seconds(d.child.pid) for d in daemons) - cpu_before
         finished = 0.0
         for daemon in daemons:
             finished += await daemon.finished()
     finally:
-        for daemon in daemons:
-            await daemon.child.stop()
+        await asyncio.gather(*(daemon.child.stop() for daemon in daemons))
     requests = Requests.between(before, after)
     allowed = PRO_WINDOW * window_s / 10
     return Measured(
@@ -85,6 +87,7 @@ async def measure(
         window_s=window_s,
         peak_window=peak,
         drained=finished >= events,
+        cpu_share=cpu / window_s,
     )
 
 
@@ -131,6 +134,10 @@ async def run(students: int = 25_000) -> report.Result:
                 f"<= {scenario.max_429_share:.0%}",
                 m.share_429 <= scenario.max_429_share,
                 f"over by {m.share_429 - scenario.max_429_share:.2%}",
+            )
+            result.details.append(
+                f"{label}: the daemon process(es) used {m.cpu_share:.2f} CPU-seconds per second "
+                "of the window"
             )
             if m.drained:
                 result.details.append(f"{label}: the backlog ran out inside the window")

@@ -16,6 +16,7 @@ import contextlib
 import copy
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -87,6 +88,18 @@ class Child:
         return -1 if code is None else code
 
 
+def free_port(first: int, count: int) -> int:
+    """The first port of ``first .. first + count - 1`` nothing listens on (loopback)."""
+    for port in range(first, first + count):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {first}..{first + count - 1}")
+
+
 def rss_bytes(pid: int) -> tuple[int, int]:
     """(current resident set, peak resident set) of a process, from ``/proc/<pid>/status``."""
     now = peak = 0
@@ -97,6 +110,15 @@ def rss_bytes(pid: int) -> tuple[int, int]:
             elif line.startswith("VmHWM:"):
                 peak = int(line.split()[1]) * 1024
     return now, peak
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (``/proc/<pid>/stat``)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -212,9 +234,10 @@ class Stack:
         return child
 
     async def emulator(
-        self, *, tier: str = "pro", port: int = EMULATOR_PORT, latency_s: float = 0.0
+        self, *, tier: str = "pro", port: int | None = None, latency_s: float = 0.0
     ) -> Emulator:
-        """Start an emulator process and wait until it answers."""
+        """Start an emulator process (on the first free port from 39380) and wait for it."""
+        port = port or free_port(EMULATOR_PORT, 10)
         child = await self._spawn(
             f"emulator-{port}",
             "-m",
