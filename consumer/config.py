@@ -106,9 +106,10 @@ class HubSpotSettings(_Section):
     batch_linger_s: float = Field(default=0.05, ge=0)
     # Retries stop using the daily budget when fewer than this many calls remain today.
     daily_reserve: int = Field(default=5_000, ge=0)
-    # The 10-second budget is spread over this many slices of the window (1: a whole window's
-    # budget may go out in one burst, after which every request waits for the window to roll).
-    pacing_slices: int = Field(default=20, ge=1, le=1000)
+    # Requests are paced by a token bucket refilled at the 10-second budget's rate and holding
+    # 1/pacing_slices of it: a backlog cannot spend a whole window in one burst and then stall
+    # (1: no bucket, a whole window's budget may go out at once).
+    pacing_slices: int = Field(default=4, ge=1, le=1000)
     # With the daily budget spent, one request this often asks HubSpot whether the day was reset.
     daily_probe_s: float = Field(default=300.0, gt=0)
     max_attempts: int = Field(default=20, ge=1)

@@ -47,6 +47,8 @@ class RateLimiter:
         self._reserve = daily_reserve
         self._probe_s = daily_probe_s
         self._slices = max(1, slices)
+        self._tokens = float("inf")  # the bucket starts full (capped on first use)
+        self._tokens_at = 0.0
         self._clock = clock
         self._sleep = sleep
         self._metrics = metrics
@@ -79,15 +81,18 @@ class RateLimiter:
         if len(self._sent) >= self.own_cap:
             return self._sent[0] + self._interval - now
         if self._slices > 1:
-            # spread the window's budget: a slice of it holds at most its share (plus a tenth),
-            # so a backlog does not spend the whole window in one burst and then stall for the
-            # rest of it (every stage of every event would wait out that stall)
-            width = self._interval / self._slices
-            per_slice = math.ceil(self.own_cap / self._slices * 1.1)
-            if len(self._sent) >= per_slice:
-                oldest = self._sent[-per_slice]
-                if oldest > now - width:
-                    return oldest + width - now
+            # a token bucket spreads the window's budget: it refills at the window's rate and
+            # holds one slice of it, so a backlog cannot spend a whole window in one burst and
+            # then stall for the rest of it (every stage of every event would wait that out),
+            # while a lull of a few seconds can still be made up
+            rate = self.own_cap / self._interval
+            # a slice of the token's window, not of this replica's share: replicas with a small
+            # share still make up their lulls; the window check above caps each one's total
+            depth = float(max(1, min(self.own_cap, math.ceil(self._max / self._slices))))
+            self._tokens = min(depth, self._tokens + (now - self._tokens_at) * rate)
+            self._tokens_at = now
+            if self._tokens < 1 - 1e-6:  # a tolerance: float sums must not wait for nothing
+                return (1 - self._tokens) / rate
         if self._remaining is not None:
             estimate = self._remaining - self._sent_since_header
             fresh = now - self._remaining_at < 0.5
@@ -163,6 +168,7 @@ class RateLimiter:
             if not probe:
                 self._check_daily(self._clock(), is_retry)  # it may have run out meanwhile
             self._sent.append(self._clock())
+            self._tokens -= 1
             self._sent_since_header += 1
             self._daily_sent_since += 1
 
