@@ -23,7 +23,7 @@ EVENTS = 200_000
 MB = 1024 * 1024
 
 
-async def run(timeout_s: float = 540) -> report.Result:
+async def run(timeout_s: float = 480) -> report.Result:
     result = report.Result(
         "rss",
         "5. Peak RSS draining a 200,000-event backlog",
