@@ -95,7 +95,9 @@ async def test_plan_of_the_sample_makes_exactly_the_writes_the_daemon_then_makes
     async with Emulator(EmulatorConfig(tier="unlimited"), seed_document=seed) as emulator:
         stack = Stack(kafka_bootstrap, emulator.url, topic, topic, dlq, group)
         await ensure_topics(kafka_bootstrap, [topic, dlq], partitions=1)
-        settings = stack.settings(kafka={"topics": [topic]})
+        # plan shows the writes of events applied one at a time; the daemon would otherwise merge
+        # the writes of a student's events that happen to be queued together (fewer, never more)
+        settings = stack.settings(kafka={"topics": [topic], "coalesce_student_events": 1})
         await stack.prepare(settings)
         journal = emulator.state.store.journal
         before = len(journal)
