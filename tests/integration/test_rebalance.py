@@ -39,7 +39,12 @@ async def test_a_replica_joining_mid_run_takes_over_partitions_and_nothing_is_du
 
     def start(index: int) -> None:
         settings = stack.settings(
-            kafka={"group_instance_id": f"replica-{index}", "drain_timeout_s": 5},
+            # few students in flight: most events stay queued, so the joiner has work left
+            kafka={
+                "group_instance_id": f"replica-{index}",
+                "drain_timeout_s": 5,
+                "max_in_flight_students": 16,
+            },
             hubspot={"max_batch_size": 10},
         )
         tasks.append(
