@@ -112,7 +112,10 @@ class HubSpotSettings(_Section):
     pacing_slices: int = Field(default=4, ge=1, le=1000)
     # With the daily budget spent, one request this often asks HubSpot whether the day was reset.
     daily_probe_s: float = Field(default=300.0, gt=0)
-    max_attempts: int = Field(default=20, ge=1)
+    # Attempts of a transient failure (5xx, timeout, dropped connection) before the event is
+    # dead-lettered as retries_exhausted. None (the default): never give up, since a HubSpot
+    # outage is not the event's fault; the partition's commits wait and backpressure pauses it.
+    max_attempts: int | None = Field(default=None, ge=1)
     retry_max_backoff_s: float = Field(default=60.0, gt=0)
 
     @field_validator("base_url")

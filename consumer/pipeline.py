@@ -77,6 +77,9 @@ class Crm(Protocol):
     async def associate(self, deal_id: str, contact_id: str) -> None: ...
 
 
+_MAX_CONFLICT_ATTEMPTS = 5
+
+
 class _Retry(Exception):
     """A create lost a race (409); look everything up again."""
 
@@ -195,7 +198,7 @@ class Pipeline:
 
     async def _with_retries(self, apply: Callable[[], Awaitable[T]], event_id: str) -> T:
         hub = self._settings.hubspot
-        attempt = 0
+        attempt = conflicts = 0
         while True:
             try:
                 return await apply()
@@ -210,7 +213,16 @@ class Pipeline:
             except (HubSpotTransientError, _Retry) as exc:
                 attempt += 1
                 cause = "conflict" if isinstance(exc, _Retry) else "transient"
-                if attempt >= hub.max_attempts:
+                if isinstance(exc, _Retry):
+                    # a lost create race resolves on the next look-up; one that keeps recurring
+                    # is a conflict HubSpot will not resolve, and must not stall the partition
+                    conflicts += 1
+                    if conflicts >= _MAX_CONFLICT_ATTEMPTS:
+                        raise EventRejectedError(
+                            "conflict_unresolved",
+                            f"HubSpot reported a conflict {conflicts} times in a row",
+                        ) from None
+                elif hub.max_attempts is not None and attempt >= hub.max_attempts:
                     raise EventRejectedError(
                         "retries_exhausted",
                         f"gave up after {attempt} attempts: {type(exc).__name__}: {exc}",
@@ -219,7 +231,8 @@ class Pipeline:
                 delay = self._backoff(attempt, hub.retry_max_backoff_s)
                 if isinstance(exc, HubSpotTransientError) and exc.retry_after_s:
                     delay = max(delay, exc.retry_after_s)
-                log.info(
+                log.log(
+                    logging.WARNING if attempt % 10 == 0 else logging.INFO,
                     "retrying event",
                     extra={
                         "event_id": event_id,
@@ -237,7 +250,7 @@ class Pipeline:
 
     def _backoff(self, attempt: int, cap: float) -> float:
         # full jitter on a 0.5 s doubling base, capped
-        return self._rng.uniform(0.5, min(cap, 0.5 * 2**attempt))
+        return self._rng.uniform(0.5, min(cap, 0.5 * 2 ** min(attempt, 32)))
 
     async def _apply(self, event: Event, gw: Crm) -> Outcome:
         if rules.normalise_email(event.student.email) is None:

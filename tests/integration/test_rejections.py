@@ -158,3 +158,42 @@ async def test_a_transient_hubspot_failure_is_retried_not_dead_lettered(
     assert crm["deals"]["northwind:101"]["contact"] == "northwind:1"
     assert await stack.dead_letters() == []
     assert run.metric("classter_hubspot_retries_total", cause="transient") >= 3
+
+
+async def test_a_long_hubspot_outage_is_waited_out_by_default_not_dead_lettered(
+    stack: Stack, emulator: Emulator
+) -> None:
+    # more consecutive failures than any fixed attempt budget the daemon used to have (20)
+    await stack.publish([b.record(stack.students, b.student_changed(1))])
+    emulator.state.faults.install(
+        FaultPlan(rules=[FaultRule(status=503, count=22, path_contains="/batch/create")]), 0
+    )
+    run = await stack.run(stack.settings(hubspot={"retry_max_backoff_s": 0.5}), timeout_s=120)
+
+    crm = await stack.crm()
+    assert crm["contacts"]["northwind:1"]["email"] == "student1@example.org"
+    assert await stack.dead_letters() == []
+    assert run.metric("classter_hubspot_retries_total", cause="transient") >= 22
+
+
+async def test_an_operator_may_bound_attempts_and_dead_letter_after_them(
+    stack: Stack, emulator: Emulator
+) -> None:
+    await stack.publish(
+        [
+            b.record(stack.students, b.student_changed(1)),
+            b.record(stack.students, b.student_changed(2)),
+        ]
+    )
+    emulator.state.faults.install(
+        FaultPlan(rules=[FaultRule(status=503, path_contains="/batch/create")]), 0
+    )
+    run = await stack.run(stack.settings(hubspot={"max_attempts": 3}))
+
+    letters = await stack.dead_letters()
+    assert sorted(letter.key or b"" for letter in letters) == [b"1", b"2"]
+    for letter in letters:
+        headers = _headers(letter.headers)
+        assert headers["x-error-reason"] == "retries_exhausted"
+        assert "503" in headers["x-error-message"] or "Unavailable" in headers["x-error-message"]
+    assert run.metric(FINISHED, outcome="dead_lettered") == 2
