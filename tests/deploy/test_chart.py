@@ -222,7 +222,9 @@ def test_checksum_annotation_follows_the_config(render: Render) -> None:
     assert checksum(base) == hashlib.sha256(config_text(base).rstrip("\n").encode()).hexdigest()
     assert checksum(render()) == checksum(base)
     assert checksum(render(set_=("config.logging.level=DEBUG",))) != checksum(base)
-    assert checksum(render(set_=("replicaCount=3",))) == checksum(base)
+    assert checksum(render(set_=("terminationGracePeriodSeconds=90",))) == checksum(base)
+    # the replicas' budget share is part of the config: scaling rolls the pods to take it
+    assert checksum(render(set_=("replicaCount=3",))) != checksum(base)
 
 
 def test_token_comes_from_the_existing_secret_as_env(render: Render) -> None:
@@ -422,3 +424,18 @@ def test_a_config_the_daemon_would_reject_fails_at_render_time(
     bad.write_text(values, encoding="utf-8")
     with pytest.raises(RenderError, match=named):
         render(bad)
+
+
+@pytest.mark.parametrize(("replicas", "share"), [(1, 1.0), (2, 0.5), (4, 0.25), (0, 1.0)])
+def test_unset_budget_share_splits_the_budget_between_the_replicas(
+    render: Render, tmp_path: Path, replicas: int, share: float
+) -> None:
+    docs = render(set_=(f"replicaCount={replicas}",))
+    assert daemon_settings(docs, tmp_path).hubspot.budget_share == pytest.approx(share)
+
+
+def test_a_budget_share_set_in_config_wins(render: Render, tmp_path: Path) -> None:
+    values = tmp_path / "share.yaml"
+    values.write_text("replicaCount: 4\nconfig:\n  hubspot:\n    budget_share: 0.1\n")
+    docs = render(values)
+    assert daemon_settings(docs, tmp_path).hubspot.budget_share == pytest.approx(0.1)

@@ -74,6 +74,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $http := get $config "http" | default dict }}
 {{- $_ := set $http "port" (include "classter-hubspot.port" . | int) }}
 {{- $_ := set $config "http" $http }}
+{{- /* unset budget_share: each replica takes an equal part of the token's budget */}}
+{{- $hubspot := get $config "hubspot" | default dict }}
+{{- if not (hasKey $hubspot "budget_share") }}
+{{- $_ := set $hubspot "budget_share" (divf 1.0 (max 1 (int .Values.replicaCount))) }}
+{{- $_ := set $config "hubspot" $hubspot }}
+{{- end }}
 {{- $tlsFiles := include "classter-hubspot.kafkaTlsFiles" . | fromJson }}
 {{- if $tlsFiles }}
 {{- $kafka := get $config "kafka" | default dict }}
