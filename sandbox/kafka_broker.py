@@ -7,7 +7,9 @@ it. Must not: reimplement the broker's lifecycle; the script is the one place th
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,3 +96,18 @@ class Broker:
     def tool(self, name: str, *args: str, timeout_s: float = 120) -> str:
         """Run one of Kafka's CLI tools (``consumer-groups``, ``topics``, ...); returns stdout."""
         return self._checked("tool", name, *args, timeout_s=timeout_s)
+
+
+def bindable(ports: Iterable[int]) -> bool:
+    """Whether every port can be bound on 127.0.0.1 right now (nothing listens or holds it).
+
+    Fixed ports fall inside the kernel's range for outgoing connections: a client socket of any
+    process may hold one for a while, so callers keep a second block to fall back on.
+    """
+    for port in ports:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True

@@ -1,7 +1,8 @@
 """Shared fixtures: the real Kafka broker and topic names for integration tests.
 
 The broker is the project's own (``sandbox/kafka.sh``) on ports of its own (39192/39193, state in
-``.cache/kafka-test-state``) so that a running demo broker is left alone. Set
+``.cache/kafka-test-state``, or a fallback block when a port is held) so that a running demo
+broker is left alone. Set
 ``CLASSTER_TEST_KAFKA=host:port`` to use a broker you started yourself.
 """
 
@@ -13,11 +14,18 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from sandbox.kafka_broker import ROOT, Broker
+from sandbox.kafka_broker import ROOT, Broker, bindable
 
-TEST_BROKER = Broker(
-    port=39192, controller_port=39193, state_dir=ROOT / ".cache" / "kafka-test-state"
-)
+# The first block whose broker runs already or whose ports are free; the others stand by for a
+# port that some process's outgoing connection happens to hold.
+TEST_BROKERS = [
+    Broker(port=port, controller_port=port + 1, state_dir=ROOT / ".cache" / state)
+    for port, state in (
+        (39192, "kafka-test-state"),
+        (39196, "kafka-test-state-2"),
+        (39186, "kafka-test-state-3"),
+    )
+]
 
 
 @pytest.fixture(scope="session")
@@ -29,11 +37,17 @@ def kafka_broker() -> Iterator[Broker]:
         assert host in ("127.0.0.1", "localhost"), "CLASSTER_TEST_KAFKA must be on loopback"
         yield Broker(port=int(port))
         return
-    was_running = TEST_BROKER.running()
-    TEST_BROKER.start()
-    yield TEST_BROKER
-    if not was_running:
-        TEST_BROKER.stop()
+    for broker in TEST_BROKERS:
+        if broker.running():
+            yield broker
+            return
+    for broker in TEST_BROKERS:
+        if bindable([broker.port, broker.controller_port]):
+            broker.start()
+            yield broker
+            broker.stop()
+            return
+    pytest.fail(f"no test broker block is free: {[b.bootstrap for b in TEST_BROKERS]}")
 
 
 @pytest.fixture(scope="session")

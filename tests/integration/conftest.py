@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
 import pytest
 
 from sandbox.emulator import Emulator
-from sandbox.kafka_broker import ROOT, Broker
+from sandbox.kafka_broker import ROOT, Broker, bindable
 from tests.integration.harness import Stack
 
 # A broker of its own with SASL_SSL, SASL_PLAINTEXT and mutual-TLS listeners beside PLAINTEXT
@@ -28,17 +27,6 @@ SECURE_BROKER = Broker(
 # Its ports lie in the kernel's ephemeral range, where a client socket of any process may hold
 # one for a while: the broker then moves to the next block of five (all within 39500-39599).
 SECURE_PORT_BLOCKS = (39592, 39572, 39552, 39532, 39512)
-
-
-def bindable(ports: Iterable[int]) -> bool:
-    """Whether every port can be bound on 127.0.0.1 right now (nothing listens or holds it)."""
-    for port in ports:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
 
 
 def free_port(candidates: Iterable[int]) -> int:
