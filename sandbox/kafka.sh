@@ -14,7 +14,7 @@
 #                                       and a client certificate, PEM files in DIR (openssl)
 #
 # Knobs: KAFKA_PORT (39092), KAFKA_CONTROLLER_PORT (39093), KAFKA_STATE_DIR
-# (<repo>/.cache/kafka-state), KAFKA_HEAP_OPTS (-Xmx512m -Xms256m), KAFKA_START_TIMEOUT_S (90),
+# (<repo>/.cache/kafka-state), KAFKA_HEAP_OPTS (-Xmx1g -Xms256m), KAFKA_START_TIMEOUT_S (90),
 # JAVA (java from JAVA_HOME or PATH), KAFKA_PYTHON (<repo>/.venv/bin/python, for the readiness
 # probe; without it the probe is Kafka's broker-api-versions tool).
 # Secured listeners, each off unless its port is set (the plaintext one always stays, for tools):
@@ -37,7 +37,7 @@ M2_REPO="$ROOT/.cache/m2"
 KAFKA_PORT="${KAFKA_PORT:-39092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-39093}"
 KAFKA_STATE_DIR="${KAFKA_STATE_DIR:-$ROOT/.cache/kafka-state}"
-KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}"
+KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx1g -Xms256m}"
 KAFKA_START_TIMEOUT_S="${KAFKA_START_TIMEOUT_S:-90}"
 KAFKA_PYTHON="${KAFKA_PYTHON:-$ROOT/.venv/bin/python}"
 KAFKA_SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-}"
