@@ -31,13 +31,16 @@ from aiokafka.errors import (
     IllegalStateError,
     KafkaConnectionError,
     KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
     SaslAuthenticationFailed,
     UnsupportedSaslMechanismError,
 )
 
 from consumer import logs
 from consumer.config import KAFKA_PASSWORD_ENV, KafkaSettings
-from consumer.dlq import dead_letter
+from consumer.dlq import dead_letter, reduced
 from consumer.errors import (
     BadInputError,
     ConfigError,
@@ -53,6 +56,12 @@ from consumer.replay import DlqRecord
 from consumer.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
+# the DLQ producer's request limit, stated rather than inherited: the broker's default
+# message.max.bytes is about the same, so a letter above it would be refused there anyway
+DLQ_MAX_REQUEST_BYTES = 1_048_576
+# refusals that no retry can turn into success: the letter is too big for the producer or the
+# broker. The reduced letter (dlq.reduced) is written instead, so the partition moves on.
+_TOO_LARGE = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError)
 Handle = Callable[[Event], Awaitable[Outcome]]
 HandleGroup = Callable[[list[Event]], Awaitable[list[Outcome | EventRejectedError]]]
 
@@ -205,6 +214,7 @@ class Intake:
             client_id=f"{self._client_id}-dlq",
             acks="all",
             enable_idempotence=True,
+            max_request_size=DLQ_MAX_REQUEST_BYTES,
             **security,
         )
         self._consumer = AIOKafkaConsumer(
@@ -468,6 +478,7 @@ class Intake:
             personal=item.event.student.personal_values() if item.event is not None else (),
         )
         delay = 0.5
+        truncated = False
         while True:
             producer = self._producer
             if producer is None:
@@ -480,6 +491,29 @@ class Intake:
                     headers=letter.headers,
                 )
                 break
+            except _TOO_LARGE as exc:
+                if not truncated:
+                    # retrying cannot help: write what fits, say so, and let the partition move on
+                    letter, truncated = reduced(letter), True
+                    log.error(  # noqa: TRY400 - the error's name is enough; no traceback
+                        "DLQ letter too large for Kafka; writing it with the value cut short",
+                        extra={
+                            "error": type(exc).__name__,
+                            "topic": item.tp.topic,
+                            "partition": item.tp.partition,
+                            "offset": item.offset,
+                            "value_bytes": len(record.value or b""),
+                        },
+                    )
+                    continue
+                # even the reduced letter is refused: the DLQ topic's limit is set very low
+                log.error(  # noqa: TRY400 - as above
+                    "reduced DLQ letter refused as too large; check the DLQ topic's "
+                    "max.message.bytes; retrying",
+                    extra={"error": type(exc).__name__, "delay_s": delay},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
             except KafkaError as exc:
                 # the offset must not pass this record until the DLQ has it: keep trying
                 log.warning(
@@ -489,6 +523,8 @@ class Intake:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
         self._metrics.dlq_writes.labels(reason=reason).inc()
+        if truncated:
+            self._metrics.dlq_truncated.inc()
         self._metrics.events_finished.labels(outcome="dead_lettered").inc()
 
     # -- commits and rebalances -----------------------------------------------------------------

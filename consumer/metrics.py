@@ -56,6 +56,11 @@ class Metrics:
         self.dlq_writes = Counter(
             P + "dlq_writes", "Records written to the DLQ, by reason", ["reason"], registry=registry
         )
+        self.dlq_truncated = Counter(
+            P + "dlq_truncated",
+            "DLQ records written with the value cut short (the whole record was too large)",
+            registry=registry,
+        )
         self.in_flight = Gauge(
             P + "events_in_flight", "Events being processed now", registry=registry
         )

@@ -2,7 +2,8 @@
 
 Owns: deciding, record by record, what happens to a DLQ record (republish to ``x-source-topic``
 with its original key, value and headers minus the DLQ's own ``x-*`` headers; or pass it over
-because a filter excludes it, it repeats a source record already seen in this run, or it names
+because a filter excludes it, its value was cut to fit the DLQ (fetch the source record at its
+``x-source-offset`` instead), it repeats a source record already seen in this run, or it names
 no source topic), the order of publish and commit (a DLQ offset is committed for the replay's
 own consumer group only after every republished record before it is acknowledged, so a rerun
 neither loses nor repeats), ``--limit`` and ``--dry-run``, and the report printed for the
@@ -162,6 +163,8 @@ def _pass_over(
 ) -> str | None:
     if not source:
         return "no_source_topic"
+    if record.header("x-value-truncated") == "true":
+        return "truncated"  # a reduced letter (dlq.reduced): the source topic has the whole value
     if not filters.admits(record):
         return "filtered"
     if origin in seen:

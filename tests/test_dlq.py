@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumer.dlq import MAX_MESSAGE, dead_letter, scrub
+from consumer.dlq import (
+    DLQ_HEADERS,
+    MAX_MESSAGE,
+    REDUCED_PREFIX,
+    DeadLetter,
+    dead_letter,
+    reduced,
+    scrub,
+)
 from tests.factories import PROPERTY
 
 NOW = dt.datetime(2026, 9, 1, 8, 0, 0, 123456, tzinfo=dt.timezone(dt.timedelta(hours=3)))
@@ -219,3 +228,63 @@ def test_no_header_reveals_an_email_or_the_token(email: str, token: str, message
         assert email.encode() not in value
         assert token.encode() not in value
     assert len(headers["x-error-message"].decode()) <= MAX_MESSAGE
+
+
+# -- the reduced letter (a record too large for the DLQ) -----------------------------------------
+
+
+def big_letter(value: bytes | None, headers: list[tuple[str, bytes]]) -> DeadLetter:
+    return dead_letter(
+        topic="classter.registrations",
+        partition=0,
+        offset=7,
+        key=b"2637",
+        value=value,
+        headers=headers,
+        error_class="bad_input",
+        reason="invalid_json",
+        message="not JSON",
+        now=NOW,
+    )
+
+
+def test_a_reduced_letter_keeps_a_prefix_and_says_what_was_cut() -> None:
+    value = b"{" + b"x" * 1_048_399
+    trace = ("traceparent", b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    full = big_letter(value, [trace])
+
+    small = reduced(full)
+
+    assert small.key == b"2637"
+    assert small.value == value[:REDUCED_PREFIX]
+    headers = dict(small.headers)
+    assert headers["x-value-truncated"] == b"true"
+    assert headers["x-value-size"] == str(len(value)).encode()
+    assert headers["x-value-sha256"] == hashlib.sha256(value).hexdigest().encode()
+    assert headers["traceparent"] == trace[1]
+    for name in OURS:  # where the whole record is, and why it failed, stay
+        assert headers[name] == dict(full.headers)[name], name
+    assert "x-headers-dropped" not in headers
+    assert {k for k, _ in small.headers} - {"traceparent"} <= DLQ_HEADERS
+    size = len(small.value or b"") + sum(len(k) + len(v) for k, v in small.headers)
+    assert size < 3 * REDUCED_PREFIX
+
+
+def test_a_reduced_letter_drops_source_headers_too_big_to_keep_and_counts_them() -> None:
+    huge = [("h1", b"y" * REDUCED_PREFIX), ("h2", b"z")]
+
+    small = reduced(big_letter(b"short", huge), prefix=REDUCED_PREFIX)
+
+    headers = dict(small.headers)
+    assert "h1" not in headers
+    assert "h2" not in headers
+    assert headers["x-headers-dropped"] == b"2"
+    assert headers["x-value-size"] == b"5"
+    assert small.value == b"short"
+
+
+def test_a_reduced_tombstone_stays_a_tombstone() -> None:
+    small = reduced(big_letter(None, []))
+
+    assert small.value is None
+    assert dict(small.headers)["x-value-size"] == b"0"

@@ -9,6 +9,7 @@ must reach that partition's end.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 
 import orjson
@@ -120,3 +121,35 @@ async def test_each_kind_of_bad_record_is_dead_lettered_and_its_partition_moves_
     assert run.metric(FINISHED, outcome="synced") == 2
     assert run.metric("classter_hubspot_dlq_writes_total", reason="invalid_json") == 3
     assert run.metric("classter_hubspot_dlq_writes_total", reason="schema_invalid") == 5
+
+
+async def test_a_record_too_big_for_the_dlq_is_dead_lettered_cut_short_and_its_partition_moves_on(
+    stack: Stack,
+) -> None:
+    # the broker takes it, but with the DLQ's headers it exceeds a Kafka request: no retry helps
+    value = b"{" + b"x" * 1_048_399
+    topic = stack.registrations
+    after = Record(topic, KEY, orjson.dumps(_registration()), partition=0)
+    await stack.publish([Record(topic, KEY, value, headers=(TRACE,), partition=0), after])
+
+    run = await stack.run(timeout_s=60)
+
+    assert run.code == 0
+    assert (await stack.crm())["deals"]["northwind:140"]["contact"] == "northwind:40"
+    committed, ends = await stack.offsets()
+    assert committed[f"{topic}[0]"] == ends[f"{topic}[0]"] == 2
+    [letter] = await stack.dead_letters()
+    headers = {k: v.decode() for k, v in letter.headers.items()}
+    assert headers["x-source-topic"] == topic
+    assert headers["x-source-partition"] == "0"
+    assert headers["x-source-offset"] == "0"
+    assert headers["x-error-reason"] == "invalid_json"
+    assert headers["x-value-truncated"] == "true"
+    assert headers["x-value-size"] == str(len(value))
+    assert headers["x-value-sha256"] == hashlib.sha256(value).hexdigest()
+    assert letter.key == KEY
+    assert letter.value is not None
+    assert value.startswith(letter.value)
+    assert 0 < len(letter.value) < len(value)
+    assert run.metric("classter_hubspot_dlq_writes_total", reason="invalid_json") == 1
+    assert run.metric("classter_hubspot_dlq_truncated_total") == 1
