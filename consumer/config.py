@@ -50,6 +50,9 @@ class KafkaSettings(_Section):
     heartbeat_interval_ms: int = Field(default=3_000, ge=100)
     max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
     max_poll_records: int = Field(default=500, ge=1)
+    # How often the clients refresh cluster metadata: a subscribed topic created after start
+    # (and new partitions of one) is seen within this long (aiokafka's default is 5 minutes).
+    metadata_max_age_ms: int = Field(default=30_000, ge=500)
     commit_interval_s: float = Field(default=1.0, gt=0)
     # Backpressure: partitions pause when this many events are buffered or in flight.
     max_buffered_events: int = Field(default=5_000, ge=1)

@@ -215,6 +215,7 @@ class Intake:
             acks="all",
             enable_idempotence=True,
             max_request_size=DLQ_MAX_REQUEST_BYTES,
+            metadata_max_age_ms=s.metadata_max_age_ms,
             **security,
         )
         self._consumer = AIOKafkaConsumer(
@@ -228,6 +229,7 @@ class Intake:
             heartbeat_interval_ms=s.heartbeat_interval_ms,
             max_poll_interval_ms=s.max_poll_interval_ms,
             rebalance_timeout_ms=int(s.drain_timeout_s * 1000) + 10_000,
+            metadata_max_age_ms=s.metadata_max_age_ms,
             **security,
         )
         try:
