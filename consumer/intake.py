@@ -197,6 +197,10 @@ class Intake:
         # not count for (or against) the drain of the same partition's next assignment
         self._open: Counter[tuple[TopicPartition, int]] = Counter()
         self._paused: set[TopicPartition] = set()
+        # the group's committed offsets of assigned partitions, read once per assignment
+        # (``_seed_committed``), so lag shows before this pod commits there
+        self._seeded: dict[TopicPartition, int] = {}
+        self._unseeded: set[TopicPartition] = set()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self.fatal: BaseException | None = None
@@ -533,7 +537,41 @@ class Intake:
     async def _commit_loop(self) -> None:
         while True:
             await asyncio.sleep(self._settings.commit_interval_s)
+            await self._seed_committed()
             await self.commit()
+
+    async def _seed_committed(self) -> None:
+        """Read the group's committed offsets of newly assigned partitions (from the beginning
+        of the log when the group never committed and ``auto_offset_reset`` is earliest), so
+        ``consumer_lag`` shows before this pod's first commit there: a partition stuck on its
+        first record still shows its lag. Runs in the commit loop, not in the rebalance
+        callback; a failed read is tried again next time."""
+        consumer = self._consumer
+        todo = sorted(self._unseeded & self.assigned)
+        if consumer is None or not todo:
+            return
+        found: dict[TopicPartition, int] = {}
+        never: list[TopicPartition] = []
+        try:
+            for tp in todo:
+                offset = await consumer.committed(tp)
+                if offset is None or offset < 0:
+                    never.append(tp)
+                else:
+                    found[tp] = offset
+            if never and self._settings.auto_offset_reset == "earliest":
+                found.update(await consumer.beginning_offsets(never))
+        except (KafkaError, IllegalStateError) as exc:
+            log.debug("committed offsets not read yet", extra={"error": type(exc).__name__})
+            return
+        for tp, offset in found.items():
+            if tp not in self.assigned:
+                continue  # revoked meanwhile
+            self._seeded[tp] = offset
+            self._metrics.committed_offset.labels(
+                topic=tp.topic, partition=str(tp.partition)
+            ).set(offset)
+        self._unseeded -= set(todo)
 
     async def commit(self, only: set[TopicPartition] | None = None) -> None:
         """Commit explicit offsets of partitions whose safe point moved; failure = redelivery."""
@@ -563,10 +601,13 @@ class Intake:
                 ).set(offset)
         for tp in self.assigned:
             state = self._tracker.get(tp)
+            base = state.committed if state is not None else None
+            if base is None:
+                base = self._seeded.get(tp)
             high = consumer.highwater(tp)
-            if state is not None and state.committed is not None and high is not None:
+            if base is not None and high is not None:
                 self._metrics.lag.labels(topic=tp.topic, partition=str(tp.partition)).set(
-                    max(0, high - state.committed)
+                    max(0, high - base)
                 )
 
     async def on_revoked(self, revoked: set[TopicPartition]) -> None:
@@ -593,12 +634,20 @@ class Intake:
             del self._open[key]
         self.assigned -= gone
         self._paused -= gone
+        self._unseeded -= gone
+        for tp in gone:
+            self._seeded.pop(tp, None)
+            # another pod reports these now: a frozen series of ours would raise false alerts
+            for gauge in (self._metrics.lag, self._metrics.committed_offset):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(tp.topic, str(tp.partition))
         log.info("partitions revoked", extra={"partitions": sorted(str(t) for t in gone)})
 
     def on_assigned(self, assigned: set[TopicPartition]) -> None:
         self._metrics.rebalances.labels(kind="assigned").inc()
         self._tracker.assign(assigned)
         self.assigned = set(assigned)
+        self._unseeded = set(assigned)
         # pauses belong to the old assignment object in aiokafka: re-apply them now, before the
         # first fetch of the new assignment
         self._paused = set()
