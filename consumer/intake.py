@@ -568,9 +568,9 @@ class Intake:
             if tp not in self.assigned:
                 continue  # revoked meanwhile
             self._seeded[tp] = offset
-            self._metrics.committed_offset.labels(
-                topic=tp.topic, partition=str(tp.partition)
-            ).set(offset)
+            self._metrics.committed_offset.labels(topic=tp.topic, partition=str(tp.partition)).set(
+                offset
+            )
         self._unseeded -= set(todo)
 
     async def commit(self, only: set[TopicPartition] | None = None) -> None:

@@ -5,7 +5,9 @@ topic, partition, offset) and its installation on the root logger; and what a li
 the configured secrets (the HubSpot token, the Kafka password) are redacted wherever they appear,
 e-mail addresses and token-shaped strings are masked (``redact.scrub``), extras under personal
 keys (``email``, ``surname``, ``student`` ...) and the personal values of the event being handled
-(``personal_data``) are replaced by short keyed digests. Must not: write anywhere but stderr.
+(``personal_data``) are replaced by short keyed digests; and the rate limit on the Kafka client
+libraries' lines (``RateLimit``: a broker down makes aiokafka log the same error many times a
+second). Must not: write anywhere but stderr.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import datetime as dt
 import logging
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -117,13 +120,66 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(out).decode()
 
 
+class RateLimit(logging.Filter):
+    """Lets at most one identical line (same logger, level and text) of the loggers under
+    ``prefixes`` through per ``interval_s``; the next one to pass carries ``suppressed``, how
+    many were held back since. Other loggers' lines always pass. ``clock`` is a seam for tests.
+
+    Held-back lines of a message that never recurs are not reported: the first line said it.
+    """
+
+    def __init__(
+        self,
+        prefixes: Iterable[str] = ("aiokafka", "kafka"),
+        *,
+        interval_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 1_000,
+    ) -> None:
+        super().__init__()
+        self._prefixes = tuple(prefixes)
+        self._interval = interval_s
+        self._clock = clock
+        self._max_keys = max_keys
+        # (logger, level, text) -> (when it last passed, lines held back since)
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    @property
+    def tracked(self) -> int:
+        """How many distinct lines it remembers (bounded by ``max_keys``)."""
+        return len(self._seen)
+
+    def _limited(self, name: str) -> bool:
+        return any(name == p or name.startswith(p + ".") for p in self._prefixes)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._limited(record.name):
+            return True
+        now = self._clock()
+        key = (record.name, record.levelno, record.getMessage())
+        last = self._seen.get(key)
+        if last is not None and now - last[0] < self._interval:
+            self._seen[key] = (last[0], last[1] + 1)
+            return False
+        if last is not None and last[1]:
+            record.suppressed = last[1]
+        if len(self._seen) >= self._max_keys:
+            self._seen = {
+                k: v for k, v in self._seen.items() if now - v[0] < self._interval and v[1]
+            }
+        self._seen[key] = (now, 0)
+        return True
+
+
 def setup(level: str = "INFO", secrets: Iterable[str | None] = ()) -> None:
-    """Install the JSON formatter on stderr; quiets chatty libraries to WARNING.
+    """Install the JSON formatter on stderr; quiets chatty libraries to WARNING, and repeats of
+    one Kafka client line to one per 10 s (``RateLimit``).
 
     ``secrets`` (the token, the Kafka password) are redacted from every line, whoever logs it.
     """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(secrets))
+    handler.addFilter(RateLimit())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -170,9 +170,85 @@ def test_setup_installs_the_json_formatter_on_stderr() -> None:
         assert isinstance(handler, logging.StreamHandler)
         assert handler.stream is sys.stderr
         assert isinstance(handler.formatter, JsonFormatter)
+        assert any(isinstance(f, logs.RateLimit) for f in handler.filters)
         assert root.level == logging.DEBUG
         assert logging.getLogger("aiokafka").level == logging.WARNING
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
         logging.getLogger("aiokafka").setLevel(saved[2])
+
+
+# -- the rate limit on the Kafka clients' lines ---------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def limited(name: str) -> tuple[logging.Logger, io.StringIO, Clock]:
+    """A logger called ``name`` whose handler formats JSON through a ``RateLimit`` of 10 s."""
+    buffer, clock = io.StringIO(), Clock()
+    logger = logging.getLogger(name)
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(logs.RateLimit(("aiokafka",), interval_s=10, clock=clock))
+    logger.handlers[:] = [handler]
+    return logger, buffer, clock
+
+
+def lines(buffer: io.StringIO) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in buffer.getvalue().splitlines()]
+
+
+def test_repeats_of_a_kafka_client_line_pass_once_per_interval_with_a_count() -> None:
+    logger, buffer, clock = limited("aiokafka.conn")
+    try:
+        for _ in range(50):
+            logger.error("Unable connect to node with id %s: %s", 1, "refused")
+            clock.now += 0.1  # 50 lines in 5 s
+        logger.error("Unable connect to node with id %s: %s", 2, "refused")  # another text
+        clock.now += 5.1
+        logger.error("Unable connect to node with id %s: %s", 1, "refused")
+
+        out = lines(buffer)
+        assert [line["msg"] for line in out] == [
+            "Unable connect to node with id 1: refused",
+            "Unable connect to node with id 2: refused",
+            "Unable connect to node with id 1: refused",
+        ]
+        assert "suppressed" not in out[0]
+        assert out[2]["suppressed"] == 49
+    finally:
+        logger.handlers.clear()
+
+
+def test_other_loggers_are_never_rate_limited() -> None:
+    logger, buffer, _ = limited("consumer.intake")
+    try:
+        for _ in range(5):
+            logger.warning("DLQ write failed; retrying")
+
+        assert len(lines(buffer)) == 5
+    finally:
+        logger.handlers.clear()
+
+
+def test_the_rate_limit_forgets_quiet_messages_to_stay_bounded() -> None:
+    clock = Clock()
+    limit = logs.RateLimit(interval_s=10, clock=clock, max_keys=10)
+
+    def record(text: str) -> logging.LogRecord:
+        return logging.LogRecord("aiokafka.conn", logging.ERROR, "", 0, text, None, None)
+
+    for n in range(100):
+        clock.now += 11  # each earlier one quiet since
+        assert limit.filter(record(f"node {n} unreachable"))
+    assert limit.tracked <= 10
+    assert not limit.filter(record("node 99 unreachable")), "a recent one is still held back"
