@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import os
 import signal
 import socket
@@ -33,6 +32,7 @@ from consumer import app
 from consumer.config import Settings
 from consumer.hubspot.schema import apply_own_properties, load_schema
 from consumer.metrics import Metrics
+from sandbox.config_tree import merge
 from sandbox.kafka_broker import Broker
 from sandbox.kafka_ops import wait_caught_up
 from sandbox.sample.publish import publish
@@ -50,16 +50,6 @@ PRO_WINDOW = 190  # requests per rolling 10 s on HubSpot Pro
 
 def say(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 @dataclass
@@ -266,7 +256,7 @@ class Stack:
     def config(self, emulator: Emulator, topics: Any, group: str, **over: Any) -> Config:
         """The demo config pointed at this stack, with ``over`` merged in (nested dicts)."""
         tree = yaml.safe_load((ROOT / "examples" / "config.yaml").read_text())
-        tree = _merge(
+        tree = merge(
             tree,
             {
                 "kafka": {
@@ -280,7 +270,7 @@ class Stack:
                 "logging": {"level": "WARNING"},
             },
         )
-        tree = _merge(tree, over)
+        tree = merge(tree, over)
         return Config(tree, Settings.model_validate(tree))
 
     async def prepare_portal(self, settings: Settings) -> None:
@@ -292,7 +282,7 @@ class Stack:
         """Start ``python -m consumer run`` with ``config`` (HTTP port + ``replica``)."""
         port = DAEMON_PORT + replica
         mine = Config(
-            _merge(config.tree, {"http": {"port": port}}),
+            merge(config.tree, {"http": {"port": port}}),
             config.settings,
         )
         path = self.run_dir / f"config-{replica}.yaml"

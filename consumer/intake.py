@@ -377,12 +377,7 @@ class Intake:
         try:
             results = await self._handle_group(events)
         except HubSpotAuthError as exc:
-            log.critical("HubSpot refused the token; stopping", extra={"error": str(exc)})
-            self.fatal = exc
-            self._stop.set()
-            # as in _finish: these and the queued events stay unfinished, to be redelivered
-            for dropped in self._scheduler.drop(lambda _: True):
-                self._open[dropped.tp] -= 1
+            self._stop_for_auth(exc, {})
             return
         except asyncio.CancelledError:
             raise
@@ -434,15 +429,7 @@ class Intake:
                 log.warning("event dead-lettered", extra={**extra, "reason": exc.reason})
                 await self._dead_letter(item, exc.error_class, exc.reason, str(exc))
             except HubSpotAuthError as exc:
-                log.critical(
-                    "HubSpot refused the token; stopping", extra={**extra, "error": str(exc)}
-                )
-                self.fatal = exc
-                self._stop.set()
-                # queued events would meet the same refusal: leave them (and this one)
-                # unfinished, to be redelivered once the token is fixed
-                for dropped in self._scheduler.drop(lambda _: True):
-                    self._open[dropped.tp] -= 1
+                self._stop_for_auth(exc, extra)
                 return
             except asyncio.CancelledError:
                 raise
@@ -465,6 +452,18 @@ class Intake:
         if isinstance(result, EventRejectedError):
             raise result
         return result if result is not None else await self._handle(event)
+
+    def _stop_for_auth(self, exc: HubSpotAuthError, extra: dict[str, object]) -> None:
+        """HubSpot refused the token: stop the daemon, leaving every unfinished event unfinished.
+
+        Queued events would meet the same refusal, so they are dropped from the lanes (and the
+        one at hand is not finished): all are redelivered once the token is fixed.
+        """
+        log.critical("HubSpot refused the token; stopping", extra={**extra, "error": str(exc)})
+        self.fatal = exc
+        self._stop.set()
+        for dropped in self._scheduler.drop(lambda _: True):
+            self._open[dropped.tp] -= 1
 
     async def _dead_letter(
         self, item: WorkItem, error_class: str, reason: str, message: str

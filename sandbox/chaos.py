@@ -38,6 +38,7 @@ from consumer.config import Settings
 from consumer.hubspot.schema import apply_own_properties, load_schema
 from consumer.metrics import Metrics
 from sandbox import crm_state
+from sandbox.config_tree import merge
 from sandbox.kafka_broker import ROOT, Broker
 from sandbox.kafka_ops import ensure_topics, group_lag, read_all
 from sandbox.sample import oracle
@@ -189,17 +190,6 @@ class _Replica:
             return None
 
 
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        out[key] = (
-            _merge(out[key], value)
-            if isinstance(value, dict) and isinstance(out.get(key), dict)
-            else value
-        )
-    return out
-
-
 class Chaos:
     """One run of a ``Plan``; ``await Chaos(plan).run()`` returns the ``Result``."""
 
@@ -228,7 +218,7 @@ class Chaos:
     # -- setup ------------------------------------------------------------------------------------
     def _tree(self, index: int) -> dict[str, Any]:
         tree: dict[str, Any] = yaml.safe_load((ROOT / "examples" / "config.yaml").read_text())
-        return _merge(
+        return merge(
             tree,
             {
                 "kafka": {

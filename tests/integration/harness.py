@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from consumer import app
 from consumer.config import Settings
 from consumer.hubspot.schema import apply_own_properties, load_schema
 from consumer.metrics import Metrics
+from sandbox.config_tree import merge
 from sandbox.crm_state import canonical
 from sandbox.kafka_ops import (
     ReadRecord,
@@ -40,16 +40,6 @@ from sandbox.kafka_ops import (
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "pat-na1-sandbox-demo-token"
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 @dataclass
@@ -107,7 +97,7 @@ class Stack:
     def settings_tree(self, **overrides: Any) -> dict[str, Any]:
         """The config tree behind ``settings`` (plain YAML data)."""
         tree = yaml.safe_load((ROOT / "examples" / "config.yaml").read_text())
-        tree = _merge(
+        tree = merge(
             tree,
             {
                 "kafka": {
@@ -126,7 +116,7 @@ class Stack:
                 "http": {"host": "127.0.0.1", "port": 0},
             },
         )
-        return _merge(tree, overrides)
+        return merge(tree, overrides)
 
     async def prepare(self, settings: Settings | None = None) -> None:
         """Create the topics and the daemon's own properties (what ``check --apply`` does)."""

@@ -23,13 +23,14 @@ import pytest
 import yaml
 
 from consumer import app
+from sandbox.config_tree import merge
 from sandbox.emulator import Emulator
 from sandbox.emulator.config import DEFAULT_TOKEN, EmulatorConfig, TokenGrant
 from sandbox.kafka_broker import ROOT, Broker
 from sandbox.kafka_ops import wait_caught_up
 from tests.integration import builders as b
 from tests.integration.conftest import SECURE_PASSWORD, SECURE_USER, free_port
-from tests.integration.harness import Stack, _merge
+from tests.integration.harness import Stack
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +70,7 @@ async def emulator() -> AsyncIterator[Emulator]:
 def config_file(secure_stack: Stack, secure_broker: Broker, tmp_path: Path) -> Callable[..., Path]:
     def write(metrics_port: int = 0, **kafka: Any) -> Path:
         tree = yaml.safe_load((ROOT / "examples" / "config.yaml").read_text())
-        tree = _merge(
+        tree = merge(
             tree,
             {
                 "kafka": {
