@@ -15,16 +15,6 @@ from consumer.hubspot.client import HubSpotClient
 from consumer.mapping import DEAL_CODE_PROPERTY, STUDENT_ID_PROPERTY, PropertySpec
 
 GROUP = "classter"
-REQUIRED_SCOPES = (
-    "crm.objects.contacts.read",
-    "crm.objects.contacts.write",
-    "crm.objects.deals.read",
-    "crm.objects.deals.write",
-    "crm.schemas.contacts.read",
-    "crm.schemas.contacts.write",
-    "crm.schemas.deals.read",
-    "crm.schemas.deals.write",
-)
 
 
 def _prop(name: str, label: str, kind: str = "string", *, unique: bool = False) -> dict[str, Any]:
