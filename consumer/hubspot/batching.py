@@ -47,6 +47,7 @@ class Coalescer(Generic[I, R]):
         self._linger = linger_s
         self._gate = gate
         self._pending: dict[I, asyncio.Future[R]] = {}
+        self._callers: dict[I, int] = {}  # how many submit() calls wait on each pending input
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._waiting = 0  # senders waiting at the gate, each for one batch
@@ -60,7 +61,25 @@ class Coalescer(Generic[I, R]):
             future = asyncio.get_running_loop().create_future()
             self._pending[item] = future
             self._kick()
-        return await asyncio.shield(future)
+        self._callers[item] = self._callers.get(item, 0) + 1
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            self._withdraw(item, future)
+            raise
+
+    def _withdraw(self, item: I, future: asyncio.Future[R]) -> None:
+        """A caller gave up (its partition was revoked, say). An input not yet sent that nobody
+        else waits for leaves the batch, so no write goes out for a caller that is gone; one
+        already sent cannot be called back."""
+        if self._pending.get(item) is not future:
+            return  # already taken into a batch, or the coalescer closed
+        left = self._callers[item] - 1
+        if left:
+            self._callers[item] = left
+            return
+        del self._pending[item], self._callers[item]
+        future.cancel()
 
     def _kick(self) -> None:
         """Start a sender for every full batch nobody waits for; otherwise arm the linger."""
@@ -75,6 +94,7 @@ class Coalescer(Generic[I, R]):
         batch: dict[I, asyncio.Future[R]] = {}
         for item in list(self._pending)[: self._max]:
             batch[item] = self._pending.pop(item)
+            self._callers.pop(item, None)
         return batch
 
     def _send(self) -> None:
@@ -156,6 +176,7 @@ class Coalescer(Generic[I, R]):
         for future in self._pending.values():
             future.cancel()
         self._pending.clear()
+        self._callers.clear()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):

@@ -187,6 +187,57 @@ async def test_a_caller_that_gives_up_does_not_cancel_the_others() -> None:
     assert quitter.cancelled()
 
 
+async def test_an_input_whose_only_caller_gave_up_before_the_batch_left_is_not_sent() -> None:
+    flush = FakeFlush()
+    gate = Turnstile()
+    coalescer: Coalescer[str, str] = Coalescer(flush, max_batch=100, linger_s=0, gate=gate)
+    revoked = asyncio.ensure_future(coalescer.submit("revoked"))
+    kept = asyncio.ensure_future(coalescer.submit("kept"))
+    await settle()
+
+    revoked.cancel()
+    await settle()
+    gate.open_once()
+
+    assert await kept == "ok:kept"
+    assert revoked.cancelled()
+    assert flush.batches == [["kept"]]
+
+
+async def test_an_input_another_caller_still_waits_for_is_sent() -> None:
+    flush = FakeFlush()
+    gate = Turnstile()
+    coalescer: Coalescer[str, str] = Coalescer(flush, max_batch=100, linger_s=0, gate=gate)
+    quitter = asyncio.ensure_future(coalescer.submit("shared"))
+    stayer = asyncio.ensure_future(coalescer.submit("shared"))
+    await settle()
+
+    quitter.cancel()
+    await settle()
+    gate.open_once()
+
+    assert await stayer == "ok:shared"
+    assert flush.batches == [["shared"]]
+
+
+async def test_a_caller_that_gives_up_after_its_batch_left_leaves_the_batch_as_sent() -> None:
+    flush = FakeFlush()
+    flush.gate = asyncio.Event()
+    coalescer: Coalescer[str, str] = Coalescer(flush, max_batch=2, linger_s=0.01)
+    quitter = asyncio.ensure_future(coalescer.submit("a"))
+    stayer = asyncio.ensure_future(coalescer.submit("b"))
+    await settle()
+    assert flush.batches == [["a", "b"]]
+
+    quitter.cancel()
+    flush.gate.set()
+
+    assert await stayer == "ok:b"
+    again = await coalescer.submit("a")  # a later caller of the same input gets a fresh slot
+    assert again == "ok:a"
+    assert flush.batches == [["a", "b"], ["a"]]
+
+
 async def test_close_cancels_waiting_and_running_batches() -> None:
     flush = FakeFlush()
     flush.gate = asyncio.Event()
