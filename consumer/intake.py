@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.conn import create_conn
+from aiokafka.conn import AIOKafkaConnection
 from aiokafka.errors import (
     AuthenticationFailedError,
     CommitFailedError,
@@ -148,12 +148,26 @@ async def _diagnose(settings: KafkaSettings, security: dict[str, object]) -> str
     host, _, port = settings.bootstrap_servers.split(",")[0].strip().rpartition(":")
     if not host or not port.isdigit():
         return None
+    conn = AIOKafkaConnection(host.strip("[]"), int(port), request_timeout_ms=10_000, **security)
     try:
-        conn = await create_conn(host.strip("[]"), int(port), request_timeout_ms=10_000, **security)
+        await conn.connect()
     except (OSError, KafkaError) as exc:  # a timeout is an OSError
         return _explain(exc, settings)
-    conn.close()
+    finally:
+        await _closed(conn)
     return None
+
+
+async def _closed(conn: AIOKafkaConnection) -> None:
+    """Close ``conn`` and wait (briefly) until its socket is gone. ``close()`` only starts it: a
+    TLS shutdown takes a round trip, and the daemon exits right after a diagnosis, so without the
+    wait the event loop can end with the socket still open."""
+    closing = conn.close()
+    if conn._protocol is None:  # the TCP or TLS handshake failed: asyncio closes that socket
+        await asyncio.sleep(0)  # ...on its next loop turn
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(closing), 2)
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
