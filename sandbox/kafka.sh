@@ -37,6 +37,9 @@ M2_REPO="$ROOT/.cache/m2"
 KAFKA_PORT="${KAFKA_PORT:-39092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-39093}"
 KAFKA_STATE_DIR="${KAFKA_STATE_DIR:-$ROOT/.cache/kafka-state}"
+# Absolute, always: the running broker is recognised by the props path on its command line, so a
+# relative state dir would make `stop` miss the broker it started (and forget its pid).
+case "$KAFKA_STATE_DIR" in /*) ;; *) KAFKA_STATE_DIR="$PWD/$KAFKA_STATE_DIR" ;; esac
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx1g -Xms256m}"
 KAFKA_START_TIMEOUT_S="${KAFKA_START_TIMEOUT_S:-90}"
 KAFKA_PYTHON="${KAFKA_PYTHON:-$ROOT/.venv/bin/python}"
