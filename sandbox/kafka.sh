@@ -369,8 +369,13 @@ EOF
 format_storage_once() {
   [[ -f "$DATA_DIR/meta.properties" ]] && return 0
   local cluster_id
-  # A Kafka cluster id is 16 random bytes, base64url without padding.
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  # A Kafka cluster id is 16 random bytes, base64url without padding. Like Kafka's own
+  # Uuid.randomUuid, never one that starts with "-": kafka-storage would take it for an option
+  # (1 start in 64 failed so before).
+  cluster_id=-
+  while [[ "$cluster_id" == -* ]]; do
+    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  done
   say "formatting KRaft storage in $DATA_DIR (cluster id $cluster_id)"
   local scram=()
   if secured; then mapfile -t scram < <(scram_format_args); fi
