@@ -40,7 +40,7 @@ from aiokafka.errors import (
 
 from consumer import logs
 from consumer.config import KAFKA_PASSWORD_ENV, KafkaSettings
-from consumer.dlq import dead_letter, reduced
+from consumer.dlq import DeadLetter, dead_letter, reduced
 from consumer.errors import (
     BadInputError,
     ConfigError,
@@ -49,6 +49,7 @@ from consumer.errors import (
     KafkaUnavailableError,
 )
 from consumer.events import Event, decode_record
+from consumer.ledger import Ledger, decode_mark, encode_mark, letter_source
 from consumer.metrics import Metrics
 from consumer.offsets import OffsetTracker
 from consumer.pipeline import Outcome
@@ -62,6 +63,8 @@ DLQ_MAX_REQUEST_BYTES = 1_048_576
 # refusals that no retry can turn into success: the letter is too big for the producer or the
 # broker. The reduced letter (dlq.reduced) is written instead, so the partition moves on.
 _TOO_LARGE = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError)
+# reading back the DLQ on assignment (the letters since the last commit: few) takes far less
+LETTERS_READ_TIMEOUT_S = 60.0
 Handle = Callable[[Event], Awaitable[Outcome]]
 HandleGroup = Callable[[list[Event]], Awaitable[list[Outcome | EventRejectedError]]]
 
@@ -217,6 +220,11 @@ class Intake:
         self._unseeded: set[TopicPartition] = set()
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
+        # the DLQ read back on assignment (``_read_letters``), so a bad record fetched again
+        # after a crash or a failed commit is not dead-lettered twice
+        self._dlq_reader: AIOKafkaConsumer | None = None
+        self._ledger = Ledger()
+        self._letters_read: asyncio.Task[None] | None = None
         self.fatal: BaseException | None = None
         self.assigned: set[TopicPartition] = set()
         self.draining = False
@@ -250,28 +258,61 @@ class Intake:
             metadata_max_age_ms=s.metadata_max_age_ms,
             **security,
         )
+        self._dlq_reader = AIOKafkaConsumer(
+            bootstrap_servers=s.bootstrap_servers,
+            group_id=None,
+            client_id=f"{self._client_id}-dlq-reader",
+            enable_auto_commit=False,
+            metadata_max_age_ms=s.metadata_max_age_ms,
+            **security,
+        )
         try:
             await self._producer.start()
             await self._consumer.start()
+            await self._dlq_reader.start()
         except KafkaError as exc:
             await self.close()
             why = await _diagnose(s, security) or f"{type(exc).__name__}: {exc}"
             raise KafkaUnavailableError(
                 f"cannot connect to Kafka at {s.bootstrap_servers}: {why}"
             ) from None
+        await self._seed_ledger()
         self._consumer.subscribe(s.topics, listener=_Listener(self))
+
+    async def _seed_ledger(self) -> None:
+        """The DLQ's end offsets: every letter this process writes lands after them."""
+        reader = self._dlq_reader
+        assert reader is not None  # noqa: S101 - started just before
+        topic = self._settings.dlq_topic
+        try:
+            # without an assignment the client tracks no topic: ask for the cluster's metadata
+            await reader._client.force_metadata_update()
+            partitions = reader.partitions_for_topic(topic) or set()
+            ends = await reader.end_offsets([TopicPartition(topic, p) for p in partitions])
+        except KafkaError as exc:
+            ends = {}
+            log.warning(
+                "DLQ end offsets not read; %s",
+                "after a crash a bad record may be dead-lettered twice",
+                extra={"error": type(exc).__name__},
+            )
+        self._ledger.seed({tp.partition: offset for tp, offset in ends.items()})
 
     async def close(self) -> None:
         """Stop lanes, consumer and producer; safe to call twice."""
         await self._scheduler.close()
+        reading, self._letters_read = self._letters_read, None
+        if reading is not None:
+            reading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reading
         consumer, self._consumer = self._consumer, None
         producer, self._producer = self._producer, None
-        if consumer is not None:
-            with contextlib.suppress(KafkaError):
-                await consumer.stop()
-        if producer is not None:
-            with contextlib.suppress(KafkaError):
-                await producer.stop()
+        reader, self._dlq_reader = self._dlq_reader, None
+        for client in (consumer, producer, reader):
+            if client is not None:
+                with contextlib.suppress(KafkaError):
+                    await client.stop()
 
     def stop(self) -> None:
         self._stop.set()
@@ -496,6 +537,35 @@ class Intake:
             now=dt.datetime.now(dt.UTC),
             personal=item.event.student.personal_values() if item.event is not None else (),
         )
+        reading = self._letters_read
+        if reading is not None and not reading.done():
+            await asyncio.wait([reading])  # what the DLQ holds for this assignment already
+        if self._ledger.written(item.tp, item.offset):
+            log.info(
+                "bad record already in the DLQ (written before a restart or a rebalance); "
+                "not written again",
+                extra={
+                    "topic": item.tp.topic,
+                    "partition": item.tp.partition,
+                    "offset": item.offset,
+                },
+            )
+            self._metrics.dlq_repeats_skipped.inc()
+            self._metrics.events_finished.labels(outcome="dead_lettered").inc()
+            return
+        self._ledger.sending(item.tp, item.offset)
+        try:
+            truncated = await self._send_letter(letter, item, record.value)
+        except BaseException:
+            self._ledger.abandoned(item.tp, item.offset)
+            raise
+        self._metrics.dlq_writes.labels(reason=reason).inc()
+        if truncated:
+            self._metrics.dlq_truncated.inc()
+        self._metrics.events_finished.labels(outcome="dead_lettered").inc()
+
+    async def _send_letter(self, letter: DeadLetter, item: WorkItem, value: bytes | None) -> bool:
+        """Write ``letter`` until the DLQ acknowledges it; whether it had to be cut short."""
         delay = 0.5
         truncated = False
         while True:
@@ -503,13 +573,12 @@ class Intake:
             if producer is None:
                 raise asyncio.CancelledError
             try:
-                await producer.send_and_wait(
+                sent = await producer.send_and_wait(
                     self._settings.dlq_topic,
                     value=letter.value,
                     key=letter.key,
                     headers=letter.headers,
                 )
-                break
             except _TOO_LARGE as exc:
                 if not truncated:
                     # retrying cannot help: write what fits, say so, and let the partition move on
@@ -521,7 +590,7 @@ class Intake:
                             "topic": item.tp.topic,
                             "partition": item.tp.partition,
                             "offset": item.offset,
-                            "value_bytes": len(record.value or b""),
+                            "value_bytes": len(value or b""),
                         },
                     )
                     continue
@@ -541,10 +610,9 @@ class Intake:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
-        self._metrics.dlq_writes.labels(reason=reason).inc()
-        if truncated:
-            self._metrics.dlq_truncated.inc()
-        self._metrics.events_finished.labels(outcome="dead_lettered").inc()
+            else:
+                self._ledger.acknowledged(item.tp, item.offset, sent.partition, sent.offset)
+                return truncated
 
     # -- commits and rebalances -----------------------------------------------------------------
     async def _commit_loop(self) -> None:
@@ -597,8 +665,15 @@ class Intake:
             if isinstance(tp, TopicPartition) and (only is None or tp in only)
         }
         if ready:
+            topic = self._settings.dlq_topic
+            marked = {
+                tp: (offset, encode_mark(topic, self._ledger.mark(tp, offset)))
+                if self._ledger.seeded
+                else (offset, "")
+                for tp, offset in ready.items()
+            }
             try:
-                await consumer.commit(ready)
+                await consumer.commit(marked)
             except (CommitFailedError, IllegalStateError, KafkaError) as exc:
                 self._metrics.commits.labels(result="failed").inc()
                 log.warning(
@@ -643,6 +718,7 @@ class Intake:
             )
         await self.commit(only=gone)
         self._tracker.revoke(gone)
+        self._ledger.forget(gone)
         for key in [k for k in self._open if k[0] in gone]:
             del self._open[key]
         self.assigned -= gone
@@ -661,6 +737,12 @@ class Intake:
         self._tracker.assign(assigned)
         self.assigned = set(assigned)
         self._unseeded = set(assigned)
+        previous = self._letters_read
+        if previous is not None:
+            previous.cancel()
+        self._letters_read = asyncio.get_running_loop().create_task(
+            self._read_letters(frozenset(assigned), previous)
+        )
         # pauses belong to the old assignment object in aiokafka: re-apply them now, before the
         # first fetch of the new assignment
         self._paused = set()
@@ -671,6 +753,63 @@ class Intake:
                 with contextlib.suppress(IllegalStateError):
                     self._consumer.pause(*self.assigned)
         log.info("partitions assigned", extra={"partitions": sorted(str(t) for t in assigned)})
+
+    async def _read_letters(
+        self, assigned: frozenset[TopicPartition], previous: asyncio.Task[None] | None
+    ) -> None:
+        """Read the DLQ from the marks committed with the assigned partitions' offsets, and note
+        the letters for records at or after those offsets: those records come again, and their
+        letters are there already. A failure only risks a repeat letter; it never stops intake."""
+        if previous is not None:
+            await asyncio.wait([previous])  # the reader serves one assignment at a time
+        try:
+            await asyncio.wait_for(self._letters_from_marks(assigned), LETTERS_READ_TIMEOUT_S)
+        except Exception as exc:  # reading back must never stop intake
+            log.warning(
+                "DLQ not read back; a bad record fetched again may be dead-lettered twice",
+                extra={"error": type(exc).__name__},
+            )
+
+    async def _letters_from_marks(self, assigned: frozenset[TopicPartition]) -> None:
+        consumer, reader = self._consumer, self._dlq_reader
+        if consumer is None or reader is None or not assigned:
+            return
+        topic = self._settings.dlq_topic
+        committed = await consumer._coordinator.fetch_committed_offsets(list(assigned))
+        since: dict[TopicPartition, int] = {}  # source partition -> its committed offset
+        start: dict[int, int] = {}  # DLQ partition -> where to read from
+        for tp, meta in committed.items():
+            positions = decode_mark(meta.metadata, topic)
+            if positions is None or meta.offset < 0:
+                continue
+            since[tp] = meta.offset
+            for partition, offset in positions.items():
+                start[partition] = min(start.get(partition, offset), offset)
+        if not start:
+            return
+        tps = [TopicPartition(topic, p) for p in sorted(start)]
+        ends = await reader.end_offsets(tps)
+        due = {tp for tp in tps if start[tp.partition] < ends.get(tp, 0)}
+        reader.assign(tps)
+        for tp in due:
+            reader.seek(tp, start[tp.partition])
+        found = 0
+        while due:
+            batch = await reader.getmany(*due, timeout_ms=500, max_records=500)
+            for dtp, records in batch.items():
+                for record in records:
+                    source = letter_source(record.headers or ())
+                    if source is None or record.offset >= ends[dtp]:
+                        continue
+                    stp = TopicPartition(source[0], source[1])
+                    if stp in self.assigned and source[2] >= since.get(stp, source[2] + 1):
+                        self._ledger.found(stp, source[2], dtp.partition, record.offset)
+                        found += 1
+            for dtp in list(due):
+                if await reader.position(dtp) >= ends[dtp]:
+                    due.discard(dtp)
+        if found:
+            log.info("DLQ read back: letters of records to come again", extra={"letters": found})
 
     def _unfinished(self, partitions: set[TopicPartition]) -> bool:
         return any(n > 0 for (tp, _), n in self._open.items() if tp in partitions)

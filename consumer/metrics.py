@@ -61,6 +61,12 @@ class Metrics:
             "DLQ records written with the value cut short (the whole record was too large)",
             registry=registry,
         )
+        self.dlq_repeats_skipped = Counter(
+            P + "dlq_repeats_skipped",
+            "Bad records fetched again after a restart or rebalance whose letter the DLQ held "
+            "already, so not written again",
+            registry=registry,
+        )
         self.in_flight = Gauge(
             P + "events_in_flight", "Events being processed now", registry=registry
         )
