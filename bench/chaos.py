@@ -64,10 +64,15 @@ TAIL = """
   of that count: the logs are files). Every fault kind the emulator injected shows up as a
   retried event; the broker restart as aiokafka reconnecting (and at times a failed commit),
   then redelivery of what was not committed.
-- A DLQ record "repeated after a kill" is a bad record that was dead-lettered, acknowledged,
-  and then redelivered because its replica died before the offset commit that would have
-  passed it. At-least-once delivery allows it; `replay-dlq` republishes each source record
-  once per run (it skips repeats by `x-source-topic/partition/offset`).
+- A bad record redelivered because its replica died after its letter and before the commit
+  that would have passed it is not dead-lettered again: the commit before carried a mark of the
+  DLQ, and the partition's next owner reads the DLQ from there and passes over the records whose
+  letter it finds (`classter_hubspot_dlq_repeats_skipped_total`; the replicas log "bad record
+  already in the DLQ"). A DLQ record "repeated after a kill" would be one written all the same,
+  possible only when a replica dies before a partition's first commit or cannot read the DLQ;
+  `replay-dlq` republishes each source record once per run (it skips repeats by
+  `x-source-topic/partition/offset`). Before the mark (run of 2026-12-04 00:25 UTC), 26 of 38
+  DLQ records were repeats; in the run above 11 redelivered bad records were passed over.
 - A replica that starts while the broker is down exits 3 ("Kafka is not reachable") and is
   started again, as Kubernetes would; one that starts during a 429 burst or a 5xx retries its
   start-up checks for up to 60 s instead of exiting.
