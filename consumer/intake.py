@@ -292,8 +292,7 @@ class Intake:
         except KafkaError as exc:
             ends = {}
             log.warning(
-                "DLQ end offsets not read; %s",
-                "after a crash a bad record may be dead-lettered twice",
+                "DLQ end offsets not read; after a crash a bad record may be dead-lettered twice",
                 extra={"error": type(exc).__name__},
             )
         self._ledger.seed({tp.partition: offset for tp, offset in ends.items()})
