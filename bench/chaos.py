@@ -2,7 +2,7 @@
 
 3 replicas of the daemon over two 6-partition topics and about 20,000 events, a random replica
 SIGKILLed every few seconds and restarted, the emulator injecting 5% 5xx, 429 bursts, 2-second
-stalls and dropped connections, the dedicated broker (ports 39492/39493) restarted once; then
+stalls and dropped connections, the dedicated broker (ports 31492/31493) restarted once; then
 the CRM state, the DLQ and the committed offsets are checked (``sandbox.chaos``). Exit 0 when
 every check passed. ``--students 380 --publish-s 30 --chaos-s 45`` is the short run of the
 test suite.
@@ -30,7 +30,7 @@ What SPEC sections 6 and 7 promise, measured under real faults by `python -m ben
 
 ## The scenario
 
-- A dedicated Apache Kafka broker (KRaft, one node, ports 39492/39493), two topics of 6
+- A dedicated Apache Kafka broker (KRaft, one node, ports 31492/31493), two topics of 6
   partitions (`students`, `registrations`) and a DLQ topic; restarted once in the middle of the
   run while replicas are consuming and the publisher is paused.
 - The HubSpot emulator as its own process with fault rules: every {burst_every_s:g} s, for

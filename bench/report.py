@@ -22,7 +22,7 @@ HEADER = """# Benchmarks
 
 Produced by `bench/` (see `bench/README.md`): each section below is rewritten by its command
 with its latest figures; the analysis under "Notes" is written by hand. Every benchmark starts
-its own Kafka broker (127.0.0.1:39392) and HubSpot emulator processes enforcing the Pro budget
+its own Kafka broker (127.0.0.1:31392) and HubSpot emulator processes enforcing the Pro budget
 (190 requests per rolling 10 s) unless it says otherwise, and runs the real daemon
 (`python -m consumer run`) as child processes. The machine may be shared: the load averages
 before and after each run are given beside its figures.

@@ -1,7 +1,7 @@
 """What every benchmark stands on: its own broker, emulator processes and daemon processes.
 
-Owns: the benchmark port range (39300-39399: the broker on 39392/39393 with its state under
-``.cache/kafka-bench-state``, emulators from 39380, daemons' HTTP ports from 39301), starting
+Owns: the benchmark port range (31300-31399: the broker on 31392/31393 with its state under
+``.cache/kafka-bench-state``, emulators from 31380, daemons' HTTP ports from 31301), starting
 and stopping the HubSpot emulator (``python -m sandbox.emulator``) and the daemon
 (``python -m consumer run``) as child processes, the daemon's config for a run, publishing a
 workload, waiting for a consumer group to catch up, reading the emulator's stats and state, and
@@ -40,9 +40,9 @@ from sandbox.sample.records import SampleRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "bench"
-BROKER = Broker(port=39392, controller_port=39393, state_dir=ROOT / ".cache" / "kafka-bench-state")
-EMULATOR_PORT = 39380
-DAEMON_PORT = 39301
+BROKER = Broker(port=31392, controller_port=31393, state_dir=ROOT / ".cache" / "kafka-bench-state")
+EMULATOR_PORT = 31380
+DAEMON_PORT = 31301
 TOKEN = "pat-na1-sandbox-demo-token"  # noqa: S105 - the emulator's public sandbox token
 PARTITIONS = 6
 PRO_WINDOW = 190  # requests per rolling 10 s on HubSpot Pro
@@ -226,7 +226,7 @@ class Stack:
     async def emulator(
         self, *, tier: str = "pro", port: int | None = None, latency_s: float = 0.0
     ) -> Emulator:
-        """Start an emulator process (on the first free port from 39380) and wait for it."""
+        """Start an emulator process (on the first free port from 31380) and wait for it."""
         port = port or free_port(EMULATOR_PORT, 10)
         child = await self._spawn(
             f"emulator-{port}",

@@ -90,9 +90,9 @@ class Plan:
     burst_every_s: float = 10.0
     burst_s: float = 1.5  # every request in this window answers 429
     timeout_s: float = 170.0
-    broker_port: int = 39492
-    controller_port: int = 39493
-    emulator_port: int = 39480
+    broker_port: int = 31492
+    controller_port: int = 31493
+    emulator_port: int = 31480
     workdir: Path = ROOT / ".cache" / "chaos"
 
 

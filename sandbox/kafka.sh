@@ -13,7 +13,7 @@
 #   sandbox/kafka.sh certs [DIR]        a test CA, a broker certificate for 127.0.0.1/localhost
 #                                       and a client certificate, PEM files in DIR (openssl)
 #
-# Knobs: KAFKA_PORT (39092), KAFKA_CONTROLLER_PORT (39093), KAFKA_STATE_DIR
+# Knobs: KAFKA_PORT (31092), KAFKA_CONTROLLER_PORT (31093), KAFKA_STATE_DIR
 # (<repo>/.cache/kafka-state), KAFKA_HEAP_OPTS (-Xmx1g -Xms256m), KAFKA_START_TIMEOUT_S (90),
 # JAVA (java from JAVA_HOME or PATH), KAFKA_PYTHON (<repo>/.venv/bin/python, for the readiness
 # probe; without it the probe is Kafka's broker-api-versions tool).
@@ -34,8 +34,8 @@ LIBS="$KAFKA_HOME/libs"
 FETCH_STAMP="$KAFKA_HOME/libs.pom-sha256"
 M2_REPO="$ROOT/.cache/m2"
 
-KAFKA_PORT="${KAFKA_PORT:-39092}"
-KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-39093}"
+KAFKA_PORT="${KAFKA_PORT:-31092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-31093}"
 KAFKA_STATE_DIR="${KAFKA_STATE_DIR:-$ROOT/.cache/kafka-state}"
 # Absolute, always: the running broker is recognised by the props path on its command line, so a
 # relative state dir would make `stop` miss the broker it started (and forget its pid).

@@ -21,8 +21,8 @@ SCRIPT = ROOT / "sandbox" / "kafka.sh"
 class Broker:
     """One broker: its ports and state dir (brokers with different ones run side by side)."""
 
-    port: int = 39092
-    controller_port: int = 39093
+    port: int = 31092
+    controller_port: int = 31093
     state_dir: Path = ROOT / ".cache" / "kafka-state"
     # Secured listeners beside the plaintext one (off when None); see sandbox/kafka.sh.
     sasl_ssl_port: int | None = None

@@ -11,7 +11,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 RUN_DIR="$ROOT/.cache/demo"
-EMULATOR_PORT=39080
+EMULATOR_PORT=31080
 EMULATOR_PID="$RUN_DIR/emulator.pid"
 export HUBSPOT_TOKEN="pat-na1-sandbox-demo-token"  # the emulator's demo token, not a secret
 

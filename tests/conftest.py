@@ -1,6 +1,6 @@
 """Shared fixtures: the real Kafka broker and topic names for integration tests.
 
-The broker is the project's own (``sandbox/kafka.sh``) on ports of its own (39192/39193, state in
+The broker is the project's own (``sandbox/kafka.sh``) on ports of its own (31192/31193, state in
 ``.cache/kafka-test-state``, or a fallback block when a port is held) so that a running demo
 broker is left alone. Set
 ``CLASSTER_TEST_KAFKA=host:port`` to use a broker you started yourself.
@@ -19,13 +19,14 @@ import pytest
 from sandbox.kafka_broker import ROOT, Broker, bindable
 
 # The first block whose broker runs already or whose ports are free; the others stand by for a
-# port that some process's outgoing connection happens to hold.
+# port that another program holds. All of the project's fixed ports (31000-31999) lie below
+# Linux's default ephemeral range (32768-60999), where any outgoing connection may take a port.
 TEST_BROKERS = [
     Broker(port=port, controller_port=port + 1, state_dir=ROOT / ".cache" / state)
     for port, state in (
-        (39192, "kafka-test-state"),
-        (39196, "kafka-test-state-2"),
-        (39186, "kafka-test-state-3"),
+        (31192, "kafka-test-state"),
+        (31196, "kafka-test-state-2"),
+        (31186, "kafka-test-state-3"),
     )
 ]
 

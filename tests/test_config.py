@@ -293,8 +293,8 @@ def test_an_environment_variable_overrides_one_value_of_the_file() -> None:
             lambda s: s.fixed_today == dt.date(2027, 1, 31),
         ),
         ("CLASSTER_HUBSPOT__HTTP__PORT", "8080", lambda s: s.http.port == 8080),
-        ("classter_hubspot__http__port", "8080", lambda s: s.http.port == 39090),
-        ("OTHER__HTTP__PORT", "8080", lambda s: s.http.port == 39090),
+        ("classter_hubspot__http__port", "8080", lambda s: s.http.port == 31090),
+        ("OTHER__HTTP__PORT", "8080", lambda s: s.http.port == 31090),
     ],
 )
 def test_an_override_is_read_as_a_yaml_scalar(name: str, raw: str, read: Any) -> None:

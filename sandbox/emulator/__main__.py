@@ -1,6 +1,6 @@
 """Command line: run the HubSpot emulator until SIGTERM or SIGINT.
 
-    python -m sandbox.emulator --host 127.0.0.1 --port 39080 [--seed FILE.json]
+    python -m sandbox.emulator --host 127.0.0.1 --port 31080 [--seed FILE.json]
         [--tier pro|starter|enterprise|unlimited] [--token TOKEN ...] [--daily-limit N]
         [--latency-s S] [--fault-seed N]
 
@@ -34,7 +34,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m sandbox.emulator", description="HubSpot CRM API emulator (in-memory)"
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=39080)
+    parser.add_argument("--port", type=int, default=31080)
     parser.add_argument("--seed", type=Path, help="JSON seed document (see POST /_emulator/seed)")
     parser.add_argument("--tier", choices=sorted(TIERS), default="pro")
     parser.add_argument(

@@ -16,17 +16,18 @@ from tests.integration.harness import Stack
 SECURE_USER = "classter"
 SECURE_PASSWORD = "sentinel-kafka-password-5e1f0c"
 SECURE_BROKER = Broker(
-    port=39592,
-    controller_port=39593,
+    port=31592,
+    controller_port=31593,
     state_dir=ROOT / ".cache" / "kafka-secure-test-state",
-    sasl_ssl_port=39594,
-    sasl_plaintext_port=39595,
-    ssl_port=39596,
+    sasl_ssl_port=31594,
+    sasl_plaintext_port=31595,
+    ssl_port=31596,
     sasl_users=f"{SECURE_USER}:{SECURE_PASSWORD}",
 )
-# Its ports lie in the kernel's ephemeral range, where a client socket of any process may hold
-# one for a while: the broker then moves to the next block of five (all within 39500-39599).
-SECURE_PORT_BLOCKS = (39592, 39572, 39552, 39532, 39512)
+# Its ports lie below Linux's default ephemeral range (32768-60999), so no client socket takes
+# one; on a machine with a wider range, or with a port taken by someone else, the broker moves
+# to the next block of five (all within 31500-31599).
+SECURE_PORT_BLOCKS = (31592, 31572, 31552, 31532, 31512)
 
 
 def free_port(candidates: Iterable[int]) -> int:

@@ -1,7 +1,7 @@
 """The short chaos run (``sandbox/chaos.py``): 3 replicas, about 2,000 events, SIGKILLs every few
 seconds, 5xx, 429 bursts, stalls and dropped connections from the emulator, one broker restart.
 
-Runs on a dedicated broker (ports 39492/39493, state under ``.cache/chaos``): it is restarted,
+Runs on a dedicated broker (ports 31492/31493, state under ``.cache/chaos``): it is restarted,
 so it must never be the shared test broker. The long run with its figures is ``bench/chaos.py``.
 """
 

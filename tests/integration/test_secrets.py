@@ -39,7 +39,7 @@ SENTINEL_TOKEN = "sentinel-hubspot-token-9c2a71"
 WRONG_TOKEN = "sentinel-wrong-token-3e8b06"
 WRONG_PASSWORD = "sentinel-wrong-kafka-password-d41f"
 SECRETS = (SENTINEL_TOKEN, WRONG_TOKEN, SECURE_PASSWORD, WRONG_PASSWORD)
-METRICS_PORTS = (39597, 39598, 39599, 39577, 39557)  # within this project's test range
+METRICS_PORTS = (31597, 31598, 31599, 31577, 31557)  # within this project's test range
 # one student whose personal data must not reach the logs
 PERSON = {
     "givenName": "Zoitsa",

@@ -11,7 +11,7 @@ from sandbox.kafka_broker import Broker, bindable
 pytestmark = pytest.mark.integration
 
 # blocks of two ports (broker, controller) used by no other test or by the demo
-PORT_BLOCKS = (39692, 39672, 39652)
+PORT_BLOCKS = (31692, 31672, 31652)
 
 
 def test_a_broker_is_stopped_whether_its_state_dir_is_given_absolute_or_relative(
