@@ -27,6 +27,7 @@ DLQ_HEADERS = REDUCED_HEADERS | frozenset(
         "x-source-topic",
         "x-source-partition",
         "x-source-offset",
+        "x-source-group",
         "x-error-class",
         "x-error-reason",
         "x-error-message",
@@ -62,6 +63,7 @@ def dead_letter(
     topic: str,
     partition: int,
     offset: int,
+    group: str,
     key: bytes | None,
     value: bytes | None,
     headers: Sequence[tuple[str, bytes]],
@@ -71,7 +73,7 @@ def dead_letter(
     now: dt.datetime,
     personal: Iterable[str | None] = (),
 ) -> DeadLetter:
-    """The DLQ record for one failed source record.
+    """The DLQ record for one failed source record, dead-lettered by consumer group ``group``.
 
     ``personal`` holds the event's personal values (names, phone, ...); the message shows
     digests in their place, as the logs do.
@@ -81,6 +83,7 @@ def dead_letter(
         ("x-source-topic", topic.encode()),
         ("x-source-partition", str(partition).encode()),
         ("x-source-offset", str(offset).encode()),
+        ("x-source-group", group.encode()),
         ("x-error-class", error_class.encode()),
         ("x-error-reason", reason.encode()),
         ("x-error-message", mask(message, None, values_pattern(personal)).encode()),

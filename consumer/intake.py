@@ -49,7 +49,15 @@ from consumer.errors import (
     KafkaUnavailableError,
 )
 from consumer.events import Event, decode_record
-from consumer.ledger import Ledger, decode_mark, encode_mark, letter_source
+from consumer.ledger import (
+    Ledger,
+    Positions,
+    decode_mark,
+    encode_mark,
+    is_repeat,
+    letter_source,
+    read_back_from,
+)
 from consumer.metrics import Metrics
 from consumer.offsets import OffsetTracker
 from consumer.pipeline import Outcome
@@ -527,6 +535,7 @@ class Intake:
             topic=item.tp.topic,
             partition=item.tp.partition,
             offset=item.offset,
+            group=self._settings.group_id,
             key=record.key,
             value=record.value,
             headers=list(record.headers or ()),
@@ -776,14 +785,12 @@ class Intake:
         topic = self._settings.dlq_topic
         committed = await consumer._coordinator.fetch_committed_offsets(list(assigned))
         since: dict[TopicPartition, int] = {}  # source partition -> its committed offset
-        start: dict[int, int] = {}  # DLQ partition -> where to read from
+        marks: dict[TopicPartition, Positions] = {}  # source partition -> its commit's mark
         for tp, meta in committed.items():
             positions = decode_mark(meta.metadata, topic)
-            if positions is None or meta.offset < 0:
-                continue
-            since[tp] = meta.offset
-            for partition, offset in positions.items():
-                start[partition] = min(start.get(partition, offset), offset)
+            if positions is not None and meta.offset >= 0:
+                since[tp], marks[tp] = meta.offset, positions
+        start = read_back_from(marks.values())
         if not start:
             return
         tps = [TopicPartition(topic, p) for p in sorted(start)]
@@ -800,9 +807,16 @@ class Intake:
                     source = letter_source(record.headers or ())
                     if source is None or record.offset >= ends[dtp]:
                         continue
-                    stp = TopicPartition(source[0], source[1])
-                    if stp in self.assigned and source[2] >= since.get(stp, source[2] + 1):
-                        self._ledger.found(stp, source[2], dtp.partition, record.offset)
+                    stp = TopicPartition(source.topic, source.partition)
+                    if stp in self.assigned and is_repeat(
+                        source,
+                        group=self._settings.group_id,
+                        mark=marks.get(stp),
+                        committed=since.get(stp),
+                        dlq_partition=dtp.partition,
+                        dlq_offset=record.offset,
+                    ):
+                        self._ledger.found(stp, source.offset, dtp.partition, record.offset)
                         found += 1
             for dtp in list(due):
                 if await reader.position(dtp) >= ends[dtp]:

@@ -15,6 +15,7 @@ intake reads and writes Kafka. Must not: decide what is dead-lettered.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
 
 MARK_PREFIX = "classter-hubspot/dlq-v1"
 # Kafka refuses commit metadata above offset.metadata.max.bytes (4096 by default); a mark longer
@@ -46,17 +47,57 @@ def decode_mark(metadata: str | None, dlq_topic: str) -> Positions | None:
     return positions
 
 
-def letter_source(headers: Iterable[tuple[str, bytes]]) -> tuple[str, int, int] | None:
-    """(topic, partition, offset) a DLQ record was written for, from its ``x-source-*`` headers;
-    None when they are missing or malformed (a record someone else put on the DLQ)."""
+@dataclass(frozen=True, slots=True)
+class LetterSource:
+    """What a DLQ record's ``x-source-*`` headers say it was written for, and by which group."""
+
+    topic: str
+    partition: int
+    offset: int
+    group: str | None
+
+
+def letter_source(headers: Iterable[tuple[str, bytes]]) -> LetterSource | None:
+    """The source a DLQ record names in its ``x-source-*`` headers; None when they are missing
+    or malformed (a record someone else put on the DLQ)."""
     found = {k: v for k, v in headers if k.startswith("x-source-")}
     try:
         topic = found["x-source-topic"].decode()
         partition = int(found["x-source-partition"])
         offset = int(found["x-source-offset"])
+        group = found["x-source-group"].decode() if "x-source-group" in found else None
     except (KeyError, UnicodeDecodeError, ValueError):
         return None
-    return topic, partition, offset
+    return LetterSource(topic, partition, offset, group)
+
+
+def read_back_from(marks: Iterable[Mapping[int, int]]) -> Positions:
+    """Where to start reading each DLQ partition to see every letter the marks cover."""
+    start: Positions = {}
+    for positions in marks:
+        for partition, offset in positions.items():
+            start[partition] = min(start.get(partition, offset), offset)
+    return start
+
+
+def is_repeat(
+    letter: LetterSource,
+    *,
+    group: str,
+    mark: Mapping[int, int] | None,
+    committed: int | None,
+    dlq_partition: int,
+    dlq_offset: int,
+) -> bool:
+    """Whether the DLQ record at ``dlq_partition``/``dlq_offset`` is this group's letter for a
+    record that comes again: written by ``group`` (another deployment sharing the DLQ topic, or
+    any other writer, never stands in for ours), for a record at or after the offset its source
+    partition was committed at, and at or after that commit's own mark (a letter from before an
+    offset reset is older than the mark committed since, and does not count)."""
+    if letter.group != group or mark is None or committed is None:
+        return False
+    floor = mark.get(dlq_partition)
+    return letter.offset >= committed and floor is not None and dlq_offset >= floor
 
 
 class Ledger:

@@ -101,8 +101,9 @@ class Broker:
 def bindable(ports: Iterable[int]) -> bool:
     """Whether every port can be bound on 127.0.0.1 right now (nothing listens or holds it).
 
-    Fixed ports fall inside the kernel's range for outgoing connections: a client socket of any
-    process may hold one for a while, so callers keep a second block to fall back on.
+    The project's fixed ports lie below Linux's default range for outgoing connections
+    (32768-60999); where the range is wider, a client socket of any process may hold one for a
+    while, and another program may listen on one, so callers keep a block to fall back on.
     """
     for port in ports:
         with socket.socket() as probe:

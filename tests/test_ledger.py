@@ -8,7 +8,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumer.ledger import MARK_PREFIX, MAX_MARK, Ledger, decode_mark, encode_mark, letter_source
+from consumer.ledger import (
+    MARK_PREFIX,
+    MAX_MARK,
+    Ledger,
+    LetterSource,
+    decode_mark,
+    encode_mark,
+    is_repeat,
+    letter_source,
+    read_back_from,
+)
 
 P = ("students", 0)
 Q = ("students", 1)
@@ -64,8 +74,10 @@ def test_a_letters_source_comes_from_its_x_source_headers() -> None:
         ("x-source-topic", b"students"),
         ("x-source-partition", b"3"),
         ("x-source-offset", b"1207"),
+        ("x-source-group", b"classter-hubspot"),
     ]
-    assert letter_source(headers) == ("students", 3, 1207)
+    assert letter_source(headers) == LetterSource("students", 3, 1207, "classter-hubspot")
+    assert letter_source(headers[:-1]) == LetterSource("students", 3, 1207, None)
 
 
 @pytest.mark.parametrize(
@@ -81,6 +93,50 @@ def test_a_record_without_a_whole_source_is_not_a_letter_of_ours(
     headers: list[tuple[str, bytes]],
 ) -> None:
     assert letter_source(headers) is None
+
+
+def test_the_read_back_starts_at_the_lowest_mark_of_each_dlq_partition() -> None:
+    assert read_back_from([{0: 10, 1: 4}, {0: 7, 2: 9}]) == {0: 7, 1: 4, 2: 9}
+    assert read_back_from([]) == {}
+
+
+OURS = LetterSource("students", 0, 40, "classter-hubspot")
+
+
+def repeat(letter: LetterSource = OURS, **where: object) -> bool:
+    args: dict[str, object] = {
+        "group": "classter-hubspot",
+        "mark": {0: 100, 1: 20},
+        "committed": 40,
+        "dlq_partition": 0,
+        "dlq_offset": 100,
+    }
+    args.update(where)
+    return is_repeat(letter, **args)  # type: ignore[arg-type]
+
+
+def test_our_letter_at_or_after_the_mark_for_a_record_that_comes_again_is_a_repeat() -> None:
+    assert repeat()
+    assert repeat(dlq_offset=150)
+    assert repeat(LetterSource("students", 0, 41, "classter-hubspot"))
+
+
+@pytest.mark.parametrize(
+    ("letter", "where", "why"),
+    [
+        (LetterSource("students", 0, 40, "classter-hubspot-b"), {}, "another group's letter"),
+        (LetterSource("students", 0, 40, None), {}, "no group: another writer's, or older"),
+        (LetterSource("students", 0, 39, "classter-hubspot"), {}, "its record is committed past"),
+        (OURS, {"dlq_offset": 99}, "written before the mark: before an offset reset, say"),
+        (OURS, {"dlq_partition": 2}, "a DLQ partition the mark does not cover"),
+        (OURS, {"mark": None}, "a commit without a mark"),
+        (OURS, {"committed": None}, "no commit"),
+    ],
+)
+def test_a_dlq_record_is_not_taken_for_our_letter(
+    letter: LetterSource, where: dict[str, object], why: str
+) -> None:
+    assert not repeat(letter, **where), why
 
 
 # -- the ledger ---------------------------------------------------------------------------------

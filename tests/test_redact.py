@@ -159,6 +159,7 @@ def test_a_dead_letter_message_shows_digests_for_the_events_personal_values() ->
         topic="t",
         partition=0,
         offset=1,
+        group="classter-hubspot",
         key=b"2637",
         value=b"{}",
         headers=[],

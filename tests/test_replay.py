@@ -16,6 +16,7 @@ def record(
         topic="classter.students",
         partition=2,
         offset=40,
+        group="classter-hubspot",
         key=b"2637",
         value=b"{",
         headers=[("trace", b"t-1"), ("x-custom", b"kept")],

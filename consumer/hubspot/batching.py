@@ -60,8 +60,10 @@ class Coalescer(Generic[I, R]):
         if future is None:
             future = asyncio.get_running_loop().create_future()
             self._pending[item] = future
-            self._kick()
-        self._callers[item] = self._callers.get(item, 0) + 1
+            self._callers[item] = 1
+            self._kick()  # may send the batch, and take the item, at once
+        else:
+            self._callers[item] += 1
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:

@@ -238,6 +238,22 @@ async def test_a_caller_that_gives_up_after_its_batch_left_leaves_the_batch_as_s
     assert flush.batches == [["a", "b"], ["a"]]
 
 
+async def test_the_input_that_fills_a_batch_is_withdrawn_like_any_other_later_on() -> None:
+    # without a gate, the submit that fills a batch sends it at once; a later caller of the
+    # same input who gives up must still withdraw it
+    flush = FakeFlush()
+    coalescer: Coalescer[str, str] = Coalescer(flush, max_batch=2, linger_s=0.05)
+    assert await asyncio.gather(coalescer.submit("a"), coalescer.submit("b")) == ["ok:a", "ok:b"]
+
+    quitter = asyncio.ensure_future(coalescer.submit("b"))
+    await settle()
+    quitter.cancel()
+    await asyncio.sleep(0.1)  # past the linger
+
+    assert flush.batches == [["a", "b"]]
+    await coalescer.close()
+
+
 async def test_close_cancels_waiting_and_running_batches() -> None:
     flush = FakeFlush()
     flush.gate = asyncio.Event()

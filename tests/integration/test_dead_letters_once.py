@@ -10,6 +10,7 @@ import asyncio
 import os
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -18,6 +19,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from consumer.ledger import MARK_PREFIX
+from sandbox.kafka_broker import Broker
+from sandbox.kafka_ops import Record
 from tests.integration import builders as b
 from tests.integration.harness import ROOT, TOKEN, Stack
 
@@ -42,6 +45,35 @@ async def committed_metadata(stack: Stack) -> dict[TopicPartition, tuple[int, st
     return {tp: (meta.offset, meta.metadata) for tp, meta in committed.items()}
 
 
+async def killed_once(
+    stack: Stack, tmp_path: Path, until: Callable[[], Awaitable[bool]], *, timeout_s: float = 60
+) -> None:
+    """Run the real daemon as a process until ``until()`` holds, then SIGKILL it."""
+    log = (tmp_path / "daemon.log").open("wb")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "consumer",
+        "run",
+        "--config",
+        str(stack.config_file(tmp_path / "config.yaml")),
+        cwd=ROOT,
+        env={**os.environ, "HUBSPOT_TOKEN": TOKEN},
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not await until():
+            assert proc.returncode is None, (tmp_path / "daemon.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the daemon never got there"
+            await asyncio.sleep(0.2)
+    finally:
+        proc.kill()
+        await proc.wait()
+        log.close()
+
+
 async def test_a_bad_record_dead_lettered_before_a_crash_is_not_dead_lettered_again(
     stack: Stack, tmp_path: Path
 ) -> None:
@@ -62,33 +94,14 @@ async def test_a_bad_record_dead_lettered_before_a_crash_is_not_dead_lettered_ag
             b.raw(stack.students, b"{not json", key=b"2"),
         ]
     )
-    log = (tmp_path / "daemon.log").open("wb")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "consumer",
-        "run",
-        "--config",
-        str(stack.config_file(tmp_path / "config.yaml")),
-        cwd=ROOT,
-        env={**os.environ, "HUBSPOT_TOKEN": TOKEN},
-        stdout=log,
-        stderr=log,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not await stack.dead_letters():
-            assert proc.returncode is None, (tmp_path / "daemon.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "the bad record was never dead-lettered"
-            await asyncio.sleep(0.2)
+
+    async def lettered() -> bool:
+        if not await stack.dead_letters():
+            return False
         await asyncio.sleep(1)  # a few commit intervals: the committed offset must stay put
-        proc.kill()
-        await proc.wait()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        log.close()
+        return True
+
+    await killed_once(stack, tmp_path, lettered)
     (first,) = await stack.dead_letters()
     assert await committed_metadata(stack) == marks, "committed past the unfinished record"
 
@@ -134,4 +147,88 @@ async def test_a_mark_from_an_offset_reset_tool_is_ignored_and_the_record_dead_l
 
     assert run.code == 0
     assert len(await stack.dead_letters()) == 2
+    assert run.metric("classter_hubspot_dlq_repeats_skipped_total") == 0
+
+
+async def test_a_dlq_record_naming_the_source_that_we_did_not_write_stands_in_for_nothing(
+    stack: Stack,
+) -> None:
+    """Another tool's record, or another deployment's letter (another consumer group sharing the
+    DLQ topic), naming the very offset of a bad record never keeps that record out of the DLQ."""
+    await stack.publish([b.record(stack.students, b.student_changed(2))])
+    assert (await stack.run()).code == 0
+    (tp,) = [tp for tp, (offset, _) in (await committed_metadata(stack)).items() if offset > 0]
+    nxt = (await committed_metadata(stack))[tp][0]
+    source = [
+        ("x-source-topic", tp.topic.encode()),
+        ("x-source-partition", str(tp.partition).encode()),
+        ("x-source-offset", str(nxt).encode()),
+    ]
+    await stack.publish(
+        [
+            Record(stack.dlq, b"2", b"a note from another tool", tuple(source)),
+            Record(stack.dlq, b"2", b"{not json", (*source, ("x-source-group", b"blue-green"))),
+        ]
+    )
+    await stack.publish([b.raw(stack.students, b"{not json", key=b"2")])
+
+    run = await stack.run()
+
+    assert run.metric("classter_hubspot_dlq_repeats_skipped_total") == 0
+    assert run.metric("classter_hubspot_dlq_writes_total", reason="invalid_json") == 1
+    ours = [r for r in await stack.dead_letters() if r.headers.get("x-source-group")]
+    assert [r.headers["x-source-group"] for r in ours] == [b"blue-green", stack.group.encode()]
+
+
+async def test_after_an_offset_reset_a_letter_from_before_it_does_not_count(
+    stack: Stack, tmp_path: Path, kafka_broker: Broker
+) -> None:
+    """The runbook's promise: a bad record in a reprocessed range is dead-lettered again, even
+    when the daemon commits the reset partition once and is killed before reaching it (then the
+    reset partition's new mark lies after the old letter, while an idle partition's old mark,
+    which starts the read-back, lies before it)."""
+    await stack.publish([b.record(stack.students, b.student_changed(s)) for s in range(1, 9)])
+    assert (await stack.run()).code == 0
+    before = {tp: offset for tp, (offset, _) in (await committed_metadata(stack)).items()}
+    await stack.publish(
+        [
+            b.record(stack.students, b.student_changed(2, givenName="Again")),
+            b.record(stack.students, b.student_changed(2, email="student2@example")),  # rejected
+        ]
+    )
+    assert (await stack.run()).code == 0
+    (old,) = await stack.dead_letters()
+    assert old.headers["x-error-class"] == b"rejected"
+    after = await committed_metadata(stack)
+    (tp,) = [t for t, (offset, _) in after.items() if offset != before.get(t)]
+    await asyncio.to_thread(
+        kafka_broker.tool,
+        "consumer-groups",
+        "--bootstrap-server",
+        stack.bootstrap,
+        "--group",
+        stack.group,
+        "--reset-offsets",
+        "--to-offset",
+        str(before[tp]),
+        "--topic",
+        f"{tp.topic}:{tp.partition}",
+        "--execute",
+    )
+    assert (await committed_metadata(stack))[tp] == (before[tp], "")
+
+    # HubSpot down for contacts: the reset partition is committed where it was reset, with a
+    # mark of its own, and the daemon is killed before either event is done
+    await faults(stack, [{"kind": "status", "status": 503, "path_contains": "/contacts/"}])
+
+    async def marked() -> bool:
+        return (await committed_metadata(stack))[tp][1].startswith(MARK_PREFIX)
+
+    await killed_once(stack, tmp_path, marked)
+    assert len(await stack.dead_letters()) == 1
+    await faults(stack, [])
+    run = await stack.run()
+
+    letters = await stack.dead_letters()
+    assert [r.headers["x-source-offset"] for r in letters] == [old.headers["x-source-offset"]] * 2
     assert run.metric("classter_hubspot_dlq_repeats_skipped_total") == 0
