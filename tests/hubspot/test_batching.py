@@ -243,7 +243,10 @@ async def test_the_input_that_fills_a_batch_is_withdrawn_like_any_other_later_on
     # same input who gives up must still withdraw it
     flush = FakeFlush()
     coalescer: Coalescer[str, str] = Coalescer(flush, max_batch=2, linger_s=0.05)
-    assert await asyncio.gather(coalescer.submit("a"), coalescer.submit("b")) == ["ok:a", "ok:b"]
+    assert list(await asyncio.gather(coalescer.submit("a"), coalescer.submit("b"))) == [
+        "ok:a",
+        "ok:b",
+    ]
 
     quitter = asyncio.ensure_future(coalescer.submit("b"))
     await settle()
