@@ -67,9 +67,10 @@ TAIL = """
 - A bad record redelivered because its replica died after its letter and before the commit
   that would have passed it is not dead-lettered again: the commit before carried a mark of the
   DLQ, and the partition's next owner reads the DLQ from there and passes over the records whose
-  letter it finds (`classter_hubspot_dlq_repeats_skipped_total`; the replicas log "bad record
-  already in the DLQ"). A DLQ record "repeated after a kill" would be one written all the same,
-  possible only when a replica dies before a partition's first commit or cannot read the DLQ;
+  letter it finds (`classter_hubspot_dlq_repeats_skipped_total`; the replicas log "its
+  letter is in the DLQ already"). A partition whose commit has no mark yet is committed with
+  one before its first letter. A DLQ record "repeated after a kill" would be one written all the
+  same, possible when that commit fails (a rebalance under way) or a replica cannot read the DLQ;
   `replay-dlq` republishes each source record once per run (it skips repeats by
   `x-source-topic/partition/offset`). Before the mark (run of 2026-12-04 00:25 UTC), 26 of 38
   DLQ records were repeats; in the run above 11 redelivered bad records were passed over.

@@ -233,6 +233,8 @@ class Intake:
         self._dlq_reader: AIOKafkaConsumer | None = None
         self._ledger = Ledger()
         self._letters_read: asyncio.Task[None] | None = None
+        # assigned partitions whose committed offset carries a mark of our DLQ topic
+        self._marked: set[TopicPartition] = set()
         self.fatal: BaseException | None = None
         self.assigned: set[TopicPartition] = set()
         self.draining = False
@@ -550,7 +552,7 @@ class Intake:
             await asyncio.wait([reading])  # what the DLQ holds for this assignment already
         if self._ledger.written(item.tp, item.offset):
             log.info(
-                "bad record already in the DLQ (written before a restart or a rebalance); "
+                "its letter is in the DLQ already (written before a restart or a rebalance); "
                 "not written again",
                 extra={
                     "topic": item.tp.topic,
@@ -561,6 +563,8 @@ class Intake:
             self._metrics.dlq_repeats_skipped.inc()
             self._metrics.events_finished.labels(outcome="dead_lettered").inc()
             return
+        if item.tp not in self._marked:
+            await self._commit_mark(item.tp)
         self._ledger.sending(item.tp, item.offset)
         try:
             truncated = await self._send_letter(letter, item, record.value)
@@ -623,6 +627,27 @@ class Intake:
                 return truncated
 
     # -- commits and rebalances -----------------------------------------------------------------
+    async def _commit_mark(self, tp: TopicPartition) -> None:
+        """Before the first letter of a partition whose commit has no mark (never committed, or
+        committed by another tool), commit its current point with one, so that its next owner
+        knows where to look for the letter. A failure only risks a repeat letter."""
+        consumer, state = self._consumer, self._tracker.get(tp)
+        point = state.commit_point() if state is not None else None
+        if consumer is None or point is None or not self._ledger.seeded:
+            return
+        mark = encode_mark(self._settings.dlq_topic, self._ledger.mark(tp, point))
+        try:
+            await consumer.commit({tp: (point, mark)})
+        except (CommitFailedError, IllegalStateError, KafkaError) as exc:
+            log.info(
+                "commit before the first DLQ letter failed; after a crash the letter may repeat",
+                extra={"error": type(exc).__name__},
+            )
+            return
+        self._tracker.mark_committed({tp: point})
+        if mark and tp in self.assigned:
+            self._marked.add(tp)
+
     async def _commit_loop(self) -> None:
         while True:
             await asyncio.sleep(self._settings.commit_interval_s)
@@ -690,6 +715,8 @@ class Intake:
                 )
                 return
             self._tracker.mark_committed(dict(ready))
+            if self._ledger.seeded:
+                self._marked.update(tp for tp, (_, mark) in marked.items() if mark)
             self._metrics.commits.labels(result="ok").inc()
             for tp, offset in ready.items():
                 self._metrics.committed_offset.labels(
@@ -727,6 +754,7 @@ class Intake:
         await self.commit(only=gone)
         self._tracker.revoke(gone)
         self._ledger.forget(gone)
+        self._marked -= gone
         for key in [k for k in self._open if k[0] in gone]:
             del self._open[key]
         self.assigned -= gone
@@ -790,6 +818,8 @@ class Intake:
             positions = decode_mark(meta.metadata, topic)
             if positions is not None and meta.offset >= 0:
                 since[tp], marks[tp] = meta.offset, positions
+                if tp in self.assigned:
+                    self._marked.add(tp)
         start = read_back_from(marks.values())
         if not start:
             return

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -46,9 +47,15 @@ async def committed_metadata(stack: Stack) -> dict[TopicPartition, tuple[int, st
 
 
 async def killed_once(
-    stack: Stack, tmp_path: Path, until: Callable[[], Awaitable[bool]], *, timeout_s: float = 60
+    stack: Stack,
+    tmp_path: Path,
+    until: Callable[[], Awaitable[bool]],
+    *,
+    timeout_s: float = 60,
+    **config: Any,
 ) -> None:
-    """Run the real daemon as a process until ``until()`` holds, then SIGKILL it."""
+    """Run the real daemon as a process (``config``: overrides) until ``until()`` holds, then
+    SIGKILL it."""
     log = (tmp_path / "daemon.log").open("wb")
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -56,7 +63,7 @@ async def killed_once(
         "consumer",
         "run",
         "--config",
-        str(stack.config_file(tmp_path / "config.yaml")),
+        str(stack.config_file(tmp_path / "config.yaml", **config)),
         cwd=ROOT,
         env={**os.environ, "HUBSPOT_TOKEN": TOKEN},
         stdout=log,
@@ -119,6 +126,35 @@ async def test_a_bad_record_dead_lettered_before_a_crash_is_not_dead_lettered_ag
     assert run.metric("classter_hubspot_events_finished_total", outcome="dead_lettered") == 1
     (contact,) = (await stack.dump())["contacts"]
     assert contact["properties"]["firstname"] == "Renamed"
+
+
+async def test_a_partition_never_committed_is_committed_with_a_mark_before_its_first_letter(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """A fresh group, and the daemon killed right after the letter, long before its periodic
+    commit: the commit made just before the letter tells the next run where to look."""
+    await faults(stack, [{"kind": "status", "status": 503, "path_contains": "/contacts/batch/"}])
+    await stack.publish(
+        [
+            b.record(stack.students, b.student_changed(2)),  # stays unfinished: HubSpot is down
+            b.raw(stack.students, b"{not json", key=b"2"),
+        ]
+    )
+
+    async def lettered() -> bool:
+        return bool(await stack.dead_letters())
+
+    await killed_once(stack, tmp_path, lettered, kafka={"commit_interval_s": 600})
+    ((offset, mark),) = (await committed_metadata(stack)).values()
+    assert offset == 0  # the unfinished record's offset: nothing was committed past it
+    assert mark.startswith(f"{MARK_PREFIX} {stack.dlq} ")
+    await faults(stack, [])
+
+    run = await stack.run()
+
+    assert len(await stack.dead_letters()) == 1
+    assert run.metric("classter_hubspot_dlq_repeats_skipped_total") == 1
+    assert len((await stack.dump())["contacts"]) == 1
 
 
 async def test_a_mark_from_an_offset_reset_tool_is_ignored_and_the_record_dead_lettered_again(
