@@ -73,7 +73,7 @@ TAIL = """
   same, possible when that commit fails (a rebalance under way) or a replica cannot read the DLQ;
   `replay-dlq` republishes each source record once per run (it skips repeats by
   `x-source-topic/partition/offset`). Before the mark (run of 2026-12-04 00:25 UTC), 26 of 38
-  DLQ records were repeats; in the run above (03:48 UTC) 10 redelivered bad records were passed over.
+  DLQ records were repeats.
 - A replica that starts while the broker is down exits 3 ("Kafka is not reachable") and is
   started again, as Kubernetes would; one that starts during a 429 burst or a 5xx retries its
   start-up checks for up to 60 s instead of exiting.
