@@ -359,14 +359,16 @@ class Pipeline:
             if changes:
                 await gw.update_deal(deal.id, changes)
                 writes.append("deal.update")
-        if deal is not None and writes:
-            # Associate an existing deal whenever this event wrote: the deal may predate this
+        if deal is not None:
+            # Associate an existing deal on every event that finds it: the deal may predate this
             # contact record (created or adopted just now), or have been carried over from
-            # before the integration with its code but no contact (SPEC 4: every deal is
-            # associated). Associating twice is harmless, and riding along with a write keeps a
-            # replay that changes nothing free of calls.
+            # before the integration with its code but no contact, and need no other change
+            # (SPEC 4: every deal is associated). Associating twice is harmless, and v4
+            # association batches do not count toward the ten-second budget (up to 100 pairs a
+            # call); an event that only associates keeps its outcome (a rule skip, say).
             await gw.associate(deal.id, contact.id)
-            writes.append("deal.associate")
+            if writes:
+                writes.append("deal.associate")
         if (
             not writes
             and decision.skips

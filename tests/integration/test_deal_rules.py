@@ -277,3 +277,40 @@ async def test_an_existing_deal_is_associated_with_a_contact_that_already_existe
     deal = (await stack.crm())["deals"]["northwind:114"]
     assert deal["contact"] == "northwind:14"
     assert deal["dealstage"] == "closedwon"
+
+
+async def test_a_legacy_deal_an_event_may_not_change_is_still_associated_with_its_contact(
+    stack: Stack,
+) -> None:
+    # a deal carried over with its code but no contact, for a program too old to update
+    await stack.publish([b.record(stack.students, b.student_changed(15))])
+    await stack.run()
+    await stack.seed(
+        {
+            "deals": [
+                {
+                    "properties": {
+                        "dealname": "Legacy deal",
+                        "pipeline": "default",
+                        "dealstage": "appointmentscheduled",
+                        "classter_deal_code": "northwind:115",
+                    }
+                }
+            ]
+        }
+    )
+    await stack.publish(
+        [
+            b.record(
+                stack.registrations,
+                b.registration_changed(115, 15, startDate="2025-11-14", semesters=None),
+            )
+        ]
+    )
+    run = await stack.run()
+
+    deal = (await stack.crm())["deals"]["northwind:115"]
+    assert deal["contact"] == "northwind:15"
+    assert deal["dealstage"] == "appointmentscheduled"  # not moved: the rule held
+    assert run.metric(SKIPS, rule="program_start_too_old") == 1
+    assert run.metric(FINISHED, outcome="skipped") == 1
