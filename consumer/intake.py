@@ -181,6 +181,17 @@ async def _closed(conn: AIOKafkaConnection) -> None:
         await asyncio.wait_for(asyncio.shield(closing), 2)
 
 
+async def _topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """``topic``'s partitions as an unsubscribed consumer sees them ([] when it does not exist):
+    such a client tracks no topic, so it asks for the cluster's metadata until it knows."""
+    for _ in range(20):
+        found = consumer.partitions_for_topic(topic)
+        if found:
+            return [TopicPartition(topic, p) for p in sorted(found)]
+        await consumer._client.force_metadata_update()
+    return []
+
+
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, intake: Intake) -> None:
         self._intake = intake
@@ -295,10 +306,7 @@ class Intake:
         assert reader is not None  # noqa: S101 - started just before
         topic = self._settings.dlq_topic
         try:
-            # without an assignment the client tracks no topic: ask for the cluster's metadata
-            await reader._client.force_metadata_update()
-            partitions = reader.partitions_for_topic(topic) or set()
-            ends = await reader.end_offsets([TopicPartition(topic, p) for p in partitions])
+            ends = await reader.end_offsets(await _topic_partitions(reader, topic))
         except KafkaError as exc:
             ends = {}
             log.warning(
@@ -564,7 +572,10 @@ class Intake:
             self._metrics.events_finished.labels(outcome="dead_lettered").inc()
             return
         if item.tp not in self._marked:
-            await self._commit_mark(item.tp)
+            # never committed, or committed by another tool: commit the current point with a
+            # mark first, so the next owner knows where to look for this letter (a failed
+            # commit only risks a repeat letter)
+            await self.commit(only={item.tp})
         self._ledger.sending(item.tp, item.offset)
         try:
             truncated = await self._send_letter(letter, item, record.value)
@@ -627,27 +638,6 @@ class Intake:
                 return truncated
 
     # -- commits and rebalances -----------------------------------------------------------------
-    async def _commit_mark(self, tp: TopicPartition) -> None:
-        """Before the first letter of a partition whose commit has no mark (never committed, or
-        committed by another tool), commit its current point with one, so that its next owner
-        knows where to look for the letter. A failure only risks a repeat letter."""
-        consumer, state = self._consumer, self._tracker.get(tp)
-        point = state.commit_point() if state is not None else None
-        if consumer is None or point is None or not self._ledger.seeded:
-            return
-        mark = encode_mark(self._settings.dlq_topic, self._ledger.mark(tp, point))
-        try:
-            await consumer.commit({tp: (point, mark)})
-        except (CommitFailedError, IllegalStateError, KafkaError) as exc:
-            log.info(
-                "commit before the first DLQ letter failed; after a crash the letter may repeat",
-                extra={"error": type(exc).__name__},
-            )
-            return
-        self._tracker.mark_committed({tp: point})
-        if mark and tp in self.assigned:
-            self._marked.add(tp)
-
     async def _commit_loop(self) -> None:
         while True:
             await asyncio.sleep(self._settings.commit_interval_s)
@@ -715,8 +705,7 @@ class Intake:
                 )
                 return
             self._tracker.mark_committed(dict(ready))
-            if self._ledger.seeded:
-                self._marked.update(tp for tp, (_, mark) in marked.items() if mark)
+            self._marked.update(tp for tp, (_, mark) in marked.items() if mark)
             self._metrics.commits.labels(result="ok").inc()
             for tp, offset in ready.items():
                 self._metrics.committed_offset.labels(
@@ -1008,7 +997,7 @@ class DlqPort:
         assert consumer is not None, "async with first"  # noqa: S101
         topic = self._settings.dlq_topic
         try:
-            parts = await self._partitions(consumer, topic)
+            parts = await _topic_partitions(consumer, topic)
             if not parts:
                 return
             consumer.assign(parts)
@@ -1029,15 +1018,6 @@ class DlqPort:
                     yield batch
         except KafkaError as exc:
             raise KafkaUnavailableError(f"reading {topic}: {type(exc).__name__}: {exc}") from None
-
-    @staticmethod
-    async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-        for _ in range(20):
-            found = consumer.partitions_for_topic(topic)
-            if found:
-                return [TopicPartition(topic, p) for p in sorted(found)]
-            await consumer._client.force_metadata_update()  # an unsubscribed consumer: ask
-        return []
 
     async def publish(
         self, topic: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]

@@ -46,6 +46,21 @@ async def committed_metadata(stack: Stack) -> dict[TopicPartition, tuple[int, st
     return {tp: (meta.offset, meta.metadata) for tp, meta in committed.items()}
 
 
+async def reset_offsets(broker: Broker, stack: Stack, *target: str) -> None:
+    """The runbook's reset with Kafka's own ``kafka-consumer-groups`` (``target``: what to)."""
+    await asyncio.to_thread(
+        broker.tool,
+        "consumer-groups",
+        "--bootstrap-server",
+        stack.bootstrap,
+        "--group",
+        stack.group,
+        "--reset-offsets",
+        *target,
+        "--execute",
+    )
+
+
 async def killed_once(
     stack: Stack,
     tmp_path: Path,
@@ -164,19 +179,7 @@ async def test_a_commit_by_kafkas_reset_tool_has_no_mark_and_the_record_is_dead_
     bad record again, as it would without the mark."""
     await stack.publish([b.raw(stack.students, b"{not json", key=b"2")])
     assert (await stack.run()).code == 0
-    await asyncio.to_thread(
-        kafka_broker.tool,
-        "consumer-groups",
-        "--bootstrap-server",
-        stack.bootstrap,
-        "--group",
-        stack.group,
-        "--reset-offsets",
-        "--to-earliest",
-        "--topic",
-        stack.students,
-        "--execute",
-    )
+    await reset_offsets(kafka_broker, stack, "--to-earliest", "--topic", stack.students)
     assert {meta for _, meta in (await committed_metadata(stack)).values()} == {""}
 
     run = await stack.run()
@@ -237,19 +240,8 @@ async def test_after_an_offset_reset_a_letter_from_before_it_does_not_count(
     assert old.headers["x-error-class"] == b"rejected"
     after = await committed_metadata(stack)
     (tp,) = [t for t, (offset, _) in after.items() if offset != before.get(t)]
-    await asyncio.to_thread(
-        kafka_broker.tool,
-        "consumer-groups",
-        "--bootstrap-server",
-        stack.bootstrap,
-        "--group",
-        stack.group,
-        "--reset-offsets",
-        "--to-offset",
-        str(before[tp]),
-        "--topic",
-        f"{tp.topic}:{tp.partition}",
-        "--execute",
+    await reset_offsets(
+        kafka_broker, stack, "--to-offset", str(before[tp]), "--topic", f"{tp.topic}:{tp.partition}"
     )
     assert (await committed_metadata(stack))[tp] == (before[tp], "")
 

@@ -40,9 +40,8 @@ async def test_a_global_code_equal_to_the_minimum_creates_the_deal_and_one_below
     assert run.metric(SKIPS, rule="global_code_below_minimum") == 1
 
 
-async def test_a_global_code_below_the_minimum_still_updates_an_existing_deal(
-    stack: Stack,
-) -> None:
+async def seed_legacy_deal(stack: Stack, code: str) -> None:
+    """A deal carried over from before the integration: it has its code, but no contact."""
     await stack.seed(
         {
             "deals": [
@@ -51,12 +50,18 @@ async def test_a_global_code_below_the_minimum_still_updates_an_existing_deal(
                         "dealname": "Legacy deal",
                         "pipeline": "default",
                         "dealstage": "appointmentscheduled",
-                        "classter_deal_code": "northwind:113",
+                        "classter_deal_code": code,
                     }
                 }
             ]
         }
     )
+
+
+async def test_a_global_code_below_the_minimum_still_updates_an_existing_deal(
+    stack: Stack,
+) -> None:
+    await seed_legacy_deal(stack, "northwind:113")
     withdrawn = {"id": 16, "description": "Withdrawn"}
     await stack.publish(
         [
@@ -256,21 +261,7 @@ async def test_an_existing_deal_is_associated_with_a_contact_that_already_existe
 ) -> None:
     await stack.publish([b.record(stack.students, b.student_changed(14))])
     await stack.run()
-    # a deal carried over from before the integration: it has the code, but no contact
-    await stack.seed(
-        {
-            "deals": [
-                {
-                    "properties": {
-                        "dealname": "Legacy deal",
-                        "pipeline": "default",
-                        "dealstage": "appointmentscheduled",
-                        "classter_deal_code": "northwind:114",
-                    }
-                }
-            ]
-        }
-    )
+    await seed_legacy_deal(stack, "northwind:114")
     await stack.publish([b.record(stack.registrations, b.registration_changed(114, 14))])
     await stack.run()
 
@@ -285,20 +276,7 @@ async def test_a_legacy_deal_an_event_may_not_change_is_still_associated_with_it
     # a deal carried over with its code but no contact, for a program too old to update
     await stack.publish([b.record(stack.students, b.student_changed(15))])
     await stack.run()
-    await stack.seed(
-        {
-            "deals": [
-                {
-                    "properties": {
-                        "dealname": "Legacy deal",
-                        "pipeline": "default",
-                        "dealstage": "appointmentscheduled",
-                        "classter_deal_code": "northwind:115",
-                    }
-                }
-            ]
-        }
-    )
+    await seed_legacy_deal(stack, "northwind:115")
     await stack.publish(
         [
             b.record(
