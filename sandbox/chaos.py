@@ -147,8 +147,12 @@ class _Replica:
         self.mark = 0  # the log's size when the latest process started
 
     def ready(self) -> bool:
-        """Running, and its latest start got as far as "started" (signal handlers installed)."""
-        if self.proc is None or self.proc.returncode is not None or not self.log.exists():
+        """Running, and its latest start got as far as "started" (signal handlers installed).
+        A process SIGKILLed a moment ago is not: until asyncio reaps it, its returncode is still
+        None, and its log still says "started" (CI once sent the final SIGTERM to such a one)."""
+        if self.killed or self.proc is None or self.proc.returncode is not None:
+            return False
+        if not self.log.exists():
             return False
         with self.log.open("rb") as log:
             log.seek(self.mark)
